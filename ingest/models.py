@@ -1,0 +1,102 @@
+"""Typed records passed between ingestion stages and on to the index."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """Administrative level of the body that issued a document."""
+
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+    MUNICIPAL = "municipal"
+    COUNTY = "county"
+
+
+class Role(StrEnum):
+    """How a unit relates to a clause, strongest first."""
+
+    LEAD = "lead"
+    RESPONSIBLE = "responsible"
+    MENTIONED = "mentioned"
+
+    @property
+    def strength(self) -> int:
+        return {"lead": 3, "responsible": 2, "mentioned": 1}[self.value]
+
+
+@dataclass(frozen=True)
+class UnitTag:
+    """A unit named by a clause: the words used, its canonical name and its role."""
+
+    name: str
+    canonical: str
+    role: Role
+    kind: str = "unit"  # "unit", or "class" for a class of units such as 各区、县（市）政府
+
+
+@dataclass(frozen=True)
+class Target:
+    """A quantitative target: 50个左右 by 2025."""
+
+    value: float
+    unit: str
+    qualifier: str | None
+    year: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A document cited by title, by 文号, or both."""
+
+    title: str | None
+    doc_number: str | None
+
+
+@dataclass
+class Clause:
+    """One node of a document's clause tree, with its tags."""
+
+    clause_id: str
+    label: str
+    path: list[str]
+    text: str
+    position: int
+    depth: int
+    kind: str  # heading | item | article | paragraph | attachment | table_row
+    parent_id: str | None = None
+    units: list[UnitTag] = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    """Metadata of one policy document."""
+
+    doc_id: str
+    title: str
+    doc_number: str | None
+    issuers: list[str]
+    date: str | None  # ISO 8601
+    level: Level
+    region: str | None
+    status: str  # "issued" or "draft"
+    source: str
+    content_hash: str
+
+
+@dataclass
+class ParsedDocument:
+    """A document with its clauses in document order."""
+
+    document: Document
+    clauses: list[Clause]
+
+    def to_dict(self) -> dict:
+        """The JSON shape printed by ``policykb parse --json``."""
+        doc = asdict(self.document)
+        return {"document": doc, "clauses": [asdict(c) for c in self.clauses]}

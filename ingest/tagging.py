@@ -1,0 +1,18 @@
+"""Tag every clause with its units, targets and citations."""
+
+from __future__ import annotations
+
+from ingest.citations import find_citations
+from ingest.models import Clause, Document
+from ingest.targets import find_targets
+from ingest.units import UnitResolver, first_listed_leads, tag_units
+
+
+def tag_clauses(clauses: list[Clause], document: Document) -> None:
+    """Fill in units, targets and citations on each clause, in place."""
+    resolver = UnitResolver(document.region, document.issuers)
+    first_leads = first_listed_leads("\n".join(c.text for c in clauses))
+    for clause in clauses:
+        clause.units = tag_units(clause.text, resolver, document.issuers, first_leads)
+        clause.targets = find_targets(clause.text)
+        clause.citations = find_citations(clause.text, document.doc_number)
