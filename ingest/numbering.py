@@ -19,7 +19,7 @@ _LABELS: list[tuple[str, re.Pattern[str]]] = [
         ("part", rf"第{_CN}编(?=[ \t\u3000]|$)"),
         ("chapter", rf"第{_CN}章(?=[ \t\u3000]|$)"),
         ("section", rf"第{_CN}节(?=[ \t\u3000]|$)"),
-        ("article", rf"第{_CN}条(?=[ \t\u3000]|$|[^，,、。的])"),
+        ("article", rf"第{_CN}条(?=[ \t\u3000]|$|[^，,、。的款项])"),
         ("cn", rf"{_CN}[、．.](?!\d)"),
         ("cn_paren", rf"[（(]{_CN}[）)]"),
         ("arabic", r"\d{1,3}(?:[.．](?![\d.．])|、)"),
