@@ -31,5 +31,11 @@ def find_citations(text: str, own_number: str | None = None) -> list[Citation]:
     return unique
 
 
+_LEADING_WORDS = re.compile(
+    r"^(?:按照|根据|依据|依照|参照|印发|转发|详见|和|及|与|或|的|见|即|以|由)+"
+)
+
+
 def _compact(number: str) -> str:
-    return re.sub(r"\s", "", number)
+    """The 文号 without spaces and without words the pattern caught before it (和, 根据 …)."""
+    return _LEADING_WORDS.sub("", re.sub(r"\s", "", number))

@@ -16,11 +16,11 @@ _GAP = r"[ \t\u3000]*"
 _LABELS: list[tuple[str, re.Pattern[str]]] = [
     (kind, re.compile(pattern))
     for kind, pattern in [
-        ("part", rf"第{_CN}编(?=[ \t\u3000]|$)"),
-        ("chapter", rf"第{_CN}章(?=[ \t\u3000]|$)"),
-        ("section", rf"第{_CN}节(?=[ \t\u3000]|$)"),
+        ("part", rf"第{_CN}编(?![，,、。的])"),
+        ("chapter", rf"第{_CN}章(?![，,、。的])"),
+        ("section", rf"第{_CN}节(?![，,、。的])"),
         ("article", rf"第{_CN}条(?=[ \t\u3000]|$|[^，,、。的款项])"),
-        ("cn", rf"{_CN}[、．.](?!\d)"),
+        ("cn", rf"{_CN}(?:、|[．.](?!\d))"),
         ("cn_paren", rf"[（(]{_CN}[）)]"),
         ("arabic", r"\d{1,3}(?:[.．](?![\d.．])|、)"),
         ("arabic_paren", r"[（(]\d{1,3}[）)]"),

@@ -24,7 +24,9 @@ _SPACE_BETWEEN_CJK = re.compile(
 _RUNS_OF_SPACE = re.compile(r"[ \t\u3000\u00a0]+")
 
 # NFKC keeps these as they are, but in policy text they are the same marks as （）.
-_BRACKETS = str.maketrans({"〔": "(", "〕": ")", "［": "(", "］": ")", "【": "(", "】": ")", "[": "(", "]": ")"})
+_BRACKETS = str.maketrans(
+    {"〔": "(", "〕": ")", "［": "(", "］": ")", "【": "(", "】": ")", "[": "(", "]": ")"}
+)
 
 
 def normalize(text: str) -> str:

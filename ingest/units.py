@@ -312,11 +312,28 @@ def mentioned_units(text: str, issuers: list[str]) -> list[tuple[str, Role]]:
             if run and not _LIST_GAP.fullmatch(sentence[last_end : match.start()]):
                 found += _with_role(run, sentence[last_end:])
                 run = []
-            run.append(match.group(0))
+            name = _trim_to_place(match.group(0))
+            if name is None:
+                continue
+            run.append(name)
             last_end = match.end()
         if run:
             found += _with_role(run, sentence[last_end:])
     return found
+
+
+def _trim_to_place(name: str) -> str | None:
+    """Cut a generic match back to the region name it starts with: 我代表南京市人民政府 → 南京市人民政府.
+
+    Names the table knows, and names behind a bare 市/省/区/县, are taken as they are."""
+    if name in _national() or _LEVEL_PREFIX.match(name) or name.startswith(("国家", "中国")):
+        return name
+    places = find_places(name)
+    for place in places:
+        rest = name[place.start + len(place.text) :]
+        if rest in _local() or rest.lstrip("市省") in _local():
+            return name[place.start :]
+    return name if any(name.startswith(p) for p in ("人行", "人民银行", "金融监管总局")) else None
 
 
 _LIST_GAP = re.compile(r"[、，,和及与]*|以及|会同")

@@ -24,7 +24,9 @@ def test_labels(paragraph, kind, label):
     assert found is not None and (found.kind, found.text) == (kind, label)
 
 
-@pytest.mark.parametrize("paragraph", ["30%的比例抵免", "2023年11月1日", "1.5亿元", "十四五规划", "第一条款"])
+@pytest.mark.parametrize(
+    "paragraph", ["30%的比例抵免", "2023年11月1日", "1.5亿元", "十四五规划", "第一条款"]
+)
 def test_not_labels(paragraph):
     assert match_label(paragraph) is None
 
@@ -32,10 +34,16 @@ def test_not_labels(paragraph):
 def test_attachment_headings():
     assert match_attachment("附件2：").text == "附件2"
     assert match_attachment("附件 1").text == "附件1"
-    assert match_attachment("附件2：绍兴市深化产教融合重点任务分解表").rest == "绍兴市深化产教融合重点任务分解表"
+    assert (
+        match_attachment("附件2：绍兴市深化产教融合重点任务分解表").rest
+        == "绍兴市深化产教融合重点任务分解表"
+    )
     assert match_attachment("附件：1.市域产教联合体建设标准（试行）") is None
 
 
 def test_heading_is_label_and_first_sentence():
-    assert heading_of("（一）", "推动形成产教融合头雁效应。其后正文") == "（一）推动形成产教融合头雁效应"
+    assert (
+        heading_of("（一）", "推动形成产教融合头雁效应。其后正文")
+        == "（一）推动形成产教融合头雁效应"
+    )
     assert heading_of("第一章", "总则") == "第一章 总则"

@@ -29,7 +29,12 @@ CN_ITEMS = [f"（{n}）" for n in [*CN, *(f"十{d}" for d in CN[:8])]]  # （一
 def test_000_metadata(seeds):
     doc = seeds["000"].document
     assert doc.title == "职业教育产教融合赋能提升行动实施方案（2023—2025年）"
-    assert (doc.level, doc.region, doc.status, doc.doc_number) == (Level.NATIONAL, None, "issued", None)
+    assert (doc.level, doc.region, doc.status, doc.doc_number) == (
+        Level.NATIONAL,
+        None,
+        "issued",
+        None,
+    )
 
 
 def test_000_nineteen_tasks_under_their_sections(seeds):
@@ -64,7 +69,9 @@ def test_000_goal_targets(seeds):
 
 
 def test_000_leads_named_in_a_sentence(seeds):
-    clause = next(c for c in seeds["000"].clauses if c.path == ["三、保障措施"] and c.label == "（一）")
+    clause = next(
+        c for c in seeds["000"].clauses if c.path == ["三、保障措施"] and c.label == "（一）"
+    )
     assert units(clause, Role.LEAD) == {"国家发展和改革委员会", "教育部", "人力资源和社会保障部"}
 
 
@@ -84,14 +91,25 @@ def test_001_metadata_and_targets(seeds):
     goals = next(c for c in parsed.clauses if c.label == "二、")
     assert targets(goals) == [(50, "个", "左右", None), (1, "万家", "以上", None)]
     assert [c.label for c in parsed.clauses if c.depth == 0 and c.label] == [
-        "一、", "二、", "三、", "四、", "五、", "六、",
+        "一、",
+        "二、",
+        "三、",
+        "四、",
+        "五、",
+        "六、",
     ]
 
 
 def test_001_units_responsible_for_the_pilot(seeds):
-    clause = next(c for c in seeds["001"].clauses if c.path == ["六、试点组织实施"] and c.label == "（一）")
+    clause = next(
+        c for c in seeds["001"].clauses if c.path == ["六、试点组织实施"] and c.label == "（一）"
+    )
     assert units(clause, Role.RESPONSIBLE) >= {
-        "国家发展和改革委员会", "教育部", "人力资源和社会保障部", "财政部", "工业和信息化部",
+        "国家发展和改革委员会",
+        "教育部",
+        "人力资源和社会保障部",
+        "财政部",
+        "工业和信息化部",
         "国务院国有资产监督管理委员会",
     }
 
@@ -126,7 +144,10 @@ def test_003_metadata(seeds):
 def test_003_eighteen_items(seeds):
     clauses = items(seeds["003"], CN_ITEMS)
     assert units(clauses[0]) == {
-        "绍兴市发展和改革委员会", "绍兴市经济和信息化局", "绍兴市教育局", "绍兴市自然资源和规划局",
+        "绍兴市发展和改革委员会",
+        "绍兴市经济和信息化局",
+        "绍兴市教育局",
+        "绍兴市自然资源和规划局",
         "绍兴市各区、县（市）政府",
     }
     assert "国家税务总局绍兴市税务局" in units(clauses[8])  # （九）: Shaoxing's tax bureau
@@ -145,13 +166,22 @@ def test_003_twenty_table_rows_with_lead_and_responsible_units(seeds):
     assert [r.label for r in rows] == [str(n) for n in range(1, 21)]
     assert units(rows[0], Role.LEAD) == {"绍兴市发展和改革委员会"}
     assert units(rows[0], Role.RESPONSIBLE) == {
-        "绍兴市教育局", "绍兴市经济和信息化局", "绍兴市财政局", "绍兴市人力资源和社会保障局",
-        "绍兴市科学技术局", "绍兴市自然资源和规划局", "绍兴市各区、县（市）政府",
+        "绍兴市教育局",
+        "绍兴市经济和信息化局",
+        "绍兴市财政局",
+        "绍兴市人力资源和社会保障局",
+        "绍兴市科学技术局",
+        "绍兴市自然资源和规划局",
+        "绍兴市各区、县（市）政府",
     }
     assert units(rows[3]) == {"绍兴市教育局"}  # 4: no responsible units
     assert units(rows[18], Role.LEAD) == {"绍兴市财政局"}
     assert units(rows[18], Role.RESPONSIBLE) == {"绍兴市人民政府金融工作办公室"}
-    assert targets(rows[1]) == [(1, "个", None, 2025), (2, "个", None, 2025), (30, "个", None, 2025)]
+    assert targets(rows[1]) == [
+        (1, "个", None, 2025),
+        (2, "个", None, 2025),
+        (30, "个", None, 2025),
+    ]
 
 
 def test_003_targets(seeds):
@@ -171,7 +201,9 @@ def test_003_citations_with_doc_numbers(seeds):
 
 
 def test_003_weights_of_the_indicator_table_are_not_targets(seeds):
-    rows = [c for c in seeds["003"].clauses if c.kind == "table_row" and c.path[0].startswith("附件1")]
+    rows = [
+        c for c in seeds["003"].clauses if c.kind == "table_row" and c.path[0].startswith("附件1")
+    ]
     assert len(rows) == 44
     assert not any(r.targets for r in rows)
 
@@ -180,15 +212,38 @@ def test_003_weights_of_the_indicator_table_are_not_targets(seeds):
 
 CHONGQING_UNITS = {
     1: {"重庆市发展和改革委员会", "重庆市教育委员会"},
-    2: {"重庆市发展和改革委员会", "重庆市经济和信息化委员会", "重庆市民政局",
-        "重庆市人力资源和社会保障局", "重庆市卫生健康委员会"},
-    3: {"重庆市发展和改革委员会", "重庆市教育委员会", "重庆市经济和信息化委员会", "重庆市财政局",
-        "重庆市人力资源和社会保障局", "重庆市国有资产监督管理委员会", "国家税务总局重庆市税务局"},
+    2: {
+        "重庆市发展和改革委员会",
+        "重庆市经济和信息化委员会",
+        "重庆市民政局",
+        "重庆市人力资源和社会保障局",
+        "重庆市卫生健康委员会",
+    },
+    3: {
+        "重庆市发展和改革委员会",
+        "重庆市教育委员会",
+        "重庆市经济和信息化委员会",
+        "重庆市财政局",
+        "重庆市人力资源和社会保障局",
+        "重庆市国有资产监督管理委员会",
+        "国家税务总局重庆市税务局",
+    },
     5: {"重庆市教育委员会", "重庆市人力资源和社会保障局", "重庆市经济和信息化委员会"},
-    10: {"重庆市发展和改革委员会", "重庆市教育委员会", "重庆市经济和信息化委员会", "重庆市财政局",
-         "国家税务总局重庆市税务局", "重庆市规划和自然资源局"},
-    11: {"重庆市发展和改革委员会", "重庆市经济和信息化委员会", "重庆市地方金融监督管理局",
-         "中国人民银行重庆市分行", "国家金融监督管理总局重庆监管局"},
+    10: {
+        "重庆市发展和改革委员会",
+        "重庆市教育委员会",
+        "重庆市经济和信息化委员会",
+        "重庆市财政局",
+        "国家税务总局重庆市税务局",
+        "重庆市规划和自然资源局",
+    },
+    11: {
+        "重庆市发展和改革委员会",
+        "重庆市经济和信息化委员会",
+        "重庆市地方金融监督管理局",
+        "中国人民银行重庆市分行",
+        "国家金融监督管理总局重庆监管局",
+    },
     12: {"国家税务总局重庆市税务局"},
     13: {"重庆市规划和自然资源局"},
 }
@@ -201,9 +256,15 @@ def test_004_metadata(seeds):
         "关于印发重庆市落实《职业教育产教融合赋能提升行动实施方案（2023—2025年）》若干措施的通知"
     )
     assert len(doc.issuers) == 13
-    assert doc.issuers[0] == "重庆市发展和改革委员会" and doc.issuers[-1] == "国家金融监督管理总局重庆监管局"
+    assert (
+        doc.issuers[0] == "重庆市发展和改革委员会"
+        and doc.issuers[-1] == "国家金融监督管理总局重庆监管局"
+    )
     assert (doc.date, doc.level, doc.region, doc.status) == (
-        "2023-11-01", Level.PROVINCIAL, "重庆市", "issued",
+        "2023-11-01",
+        Level.PROVINCIAL,
+        "重庆市",
+        "issued",
     )
 
 

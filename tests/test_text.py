@@ -21,4 +21,8 @@ def test_tidy_keeps_original_characters():
 
 
 def test_brackets_fold_for_doc_numbers():
-    assert normalize_brackets("国发〔2019〕4号") == normalize_brackets("国发[2019]4号") == "国发(2019)4号"
+    assert (
+        normalize_brackets("国发〔2019〕4号")
+        == normalize_brackets("国发[2019]4号")
+        == "国发(2019)4号"
+    )
