@@ -323,7 +323,7 @@ def mentioned_units(text: str, issuers: list[str]) -> list[tuple[str, Role]]:
 
 
 def _trim_to_place(name: str) -> str | None:
-    """Cut a generic match back to the region name it starts with: 我代表南京市人民政府 → 南京市人民政府.
+    """Cut a generic match back to its region: 我代表南京市人民政府 → 南京市人民政府.
 
     Names the table knows, and names behind a bare 市/省/区/县, are taken as they are."""
     if name in _national() or _LEVEL_PREFIX.match(name) or name.startswith(("国家", "中国")):

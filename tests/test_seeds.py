@@ -290,8 +290,8 @@ def test_004_signature_and_colophon_are_not_clauses(seeds):
 
 
 def test_clause_ids_are_stable_and_unique(seeds):
-    from tests.conftest import SEEDS
     from ingest.pipeline import parse_file
+    from tests.conftest import SEEDS
 
     for key, parsed in seeds.items():
         ids = [c.clause_id for c in parsed.clauses]
