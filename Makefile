@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup run test lint clean
+.PHONY: setup run test lint bench clean
 
 setup: $(STAMP)
 
@@ -18,11 +18,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(VENV)/bin/policykb parse corpus/*.txt
+	$(VENV)/bin/policykb parse corpus --summary
 
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+# Parse ../shared/corpora/lawrefbook (SAMPLE=N for a quick run); figures go to docs/benchmarks.md.
+bench: setup
+	$(PY) bench/parse_corpus.py $(if $(SAMPLE),--sample $(SAMPLE),)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -289,8 +289,11 @@ def _read_hints(hints: dict, meta: Metadata) -> None:
         meta.title = _DRAFT_MARK.sub("", title).strip()
     events = [str(e) for e in hints.get("events", [])]
     dated = [(d, e) for e in events for d in all_dates(e)]
+    adopted = [
+        (d, e) for d, e in dated if "施行" not in e
+    ]  # the date it took effect is not its date
     if dated and not meta.date:
-        meta.date = max(dated)[0]
+        meta.date = max(adopted or dated)[0]
     if events and not meta.issuers:
         for _, event in sorted(dated, reverse=True) or [(None, e) for e in events]:
             congress = _CONGRESS.search(re.sub(r"第[一二三四五六七八九十]+届", "", event))

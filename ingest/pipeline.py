@@ -21,6 +21,6 @@ def parse_file(path: Path | str) -> ParsedDocument:
     document, consumed = infer(raw, items)
     clauses = build_tree(items, consumed, document.doc_id)
     if not clauses:
-        raise IngestError(path, "no text to index after cleaning")
+        raise IngestError(path, "no body text to index (only a title and front matter)")
     tag_clauses(clauses, document)
     return ParsedDocument(document, clauses)
