@@ -26,6 +26,7 @@ _KIND_OF_LABEL = {
     "section": "heading",
     "article": "article",
     "attachment": "attachment",
+    "table_row": "table_row",
 }
 
 
@@ -84,7 +85,7 @@ class _Builder:
     def table(self, rows: list[list[str]]) -> None:
         parent = self.stack[-1] if self.stack else None
         for row in table_rows(rows):
-            self.add(row.label, "table_row", row.text, parent).kind = "table_row"
+            self.add(row.label, "table_row", row.text, parent)
 
 
 def build_tree(items: list[Item], consumed: set[int], doc_id: str) -> list[Clause]:

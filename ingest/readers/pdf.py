@@ -100,26 +100,21 @@ def _group_lines_between(lines: list[tuple[float, str]], cuts: list[float]):
         yield start, group
 
 
+def _page_text(page: list[Block]) -> str:
+    """All text of a page, running text and table cells alike."""
+    parts = []
+    for block in page:
+        rows = block.rows if isinstance(block, TableBlock) else [block.lines]
+        parts += [cell for row in rows for cell in row]
+    return "".join(parts)
+
+
 def _refuse_garbage(path: Path, pages: list[list[Block]]) -> None:
-    text = "".join(
-        line
-        for page in pages
-        for block in page
-        if isinstance(block, TextBlock)
-        for line in block.lines
-    )
-    cells = "".join(
-        cell
-        for page in pages
-        for block in page
-        if isinstance(block, TableBlock)
-        for row in block.rows
-        for cell in row
-    )
-    chars = len(re.sub(r"\s", "", text + cells))
+    text = "".join(_page_text(page) for page in pages)
+    chars = len(re.sub(r"\s", "", text))
     if chars < _MIN_TEXT_CHARS:
         raise IngestError(path, "no extractable text (a scanned image? OCR it first)")
-    cid_chars = sum(len(m) for m in _CID.findall(text + cells))
+    cid_chars = sum(len(m) for m in _CID.findall(text))
     if cid_chars > _MAX_CID_SHARE * chars:
         raise IngestError(
             path, "text extracts as (cid:NNN) glyph codes: the PDF's fonts have no Unicode map"
