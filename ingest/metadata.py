@@ -372,16 +372,16 @@ def _read_sidecar(path: Path) -> dict:
     return data
 
 
-_SIDECAR_FIELDS = {"title", "doc_number", "issuers", "date", "level", "region", "status"}
+SIDECAR_FIELDS = {"title", "doc_number", "issuers", "date", "level", "region", "status"}
 
 
 def _apply_sidecar(document: Document, sidecar: dict, path: Path) -> None:
-    unknown = set(sidecar) - _SIDECAR_FIELDS - {"doc_id"}
+    unknown = set(sidecar) - SIDECAR_FIELDS - {"doc_id"}
     if unknown:
         raise IngestError(
             path.with_name(path.stem + ".meta.json"), f"unknown field(s) {sorted(unknown)}"
         )
-    for key in _SIDECAR_FIELDS & set(sidecar):
+    for key in SIDECAR_FIELDS & set(sidecar):
         value = sidecar[key]
         if key == "level":
             try:

@@ -1,0 +1,27 @@
+"""The README documents every option and every sidecar field there is."""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import app
+from ingest.metadata import SIDECAR_FIELDS
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_parse_option_is_documented():
+    command = typer.main.get_command(app)
+    assert command.commands, "policykb has no subcommands"
+    for name, sub in command.commands.items():
+        assert f"policykb {name}" in README
+        for param in sub.params:
+            for option in param.opts:
+                if option.startswith("--"):
+                    assert option in README, f"{option} of `policykb {name}` is not in README.md"
+
+
+def test_every_sidecar_field_is_documented():
+    for field in sorted(SIDECAR_FIELDS | {"doc_id"}):
+        assert f"`{field}`" in README, field
