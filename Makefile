@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml
 run: setup
 	$(VENV)/bin/policykb parse corpus --summary
 
+# pytest exits 5 when it collects no tests: that fails the build, and says so.
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
 
 # Parse ../shared/corpora/lawrefbook (SAMPLE=N for a quick run); figures go to docs/benchmarks.md.
 bench: setup

@@ -55,3 +55,10 @@ def test_docx_paragraphs_are_not_reflowed(tmp_path: Path):
     path = tmp_path / "a.docx"
     document.save(path)
     assert [i.text for i in clean(read(path))] == ["一、总体要求", "坚持统筹推进"]
+
+
+def test_page_furniture_patterns_are_dropped(tmp_path: Path):
+    path = tmp_path / "p.txt"
+    lines = ["一、总体要求", "— 5 —", "坚持统筹推进。", "- 12 -", "第 3 页", "7", "二、重点任务"]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert [i.text for i in clean(read(path))] == ["一、总体要求", "坚持统筹推进。", "二、重点任务"]
