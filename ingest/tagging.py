@@ -13,6 +13,6 @@ def tag_clauses(clauses: list[Clause], document: Document) -> None:
     resolver = UnitResolver(document.region, document.issuers)
     first_leads = first_listed_leads("\n".join(c.text for c in clauses))
     for clause in clauses:
-        clause.units = tag_units(clause.text, resolver, document.issuers, first_leads)
+        clause.units = tag_units(clause.text, resolver, first_leads)
         clause.targets = find_targets(clause.text)
         clause.citations = find_citations(clause.text, document.doc_number)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from ingest.models import Level, Role, UnitTag
@@ -277,7 +277,7 @@ def _closing(text: str, start: int) -> int:
     return len(text)
 
 
-@cache
+@lru_cache(maxsize=64)  # one entry per issuer list; a large corpus has hundreds
 def _mention_pattern(issuers: tuple[str, ...]) -> re.Pattern[str]:
     """National names, issuers, and local names behind a place or a 市/省/区/县 prefix."""
     local = sorted(
@@ -355,9 +355,7 @@ def first_listed_leads(document_text: str) -> bool:
     return bool(_FIRST_IS_LEAD.search(document_text))
 
 
-def tag_units(
-    text: str, resolver: UnitResolver, issuers: list[str], first_leads: bool
-) -> list[UnitTag]:
+def tag_units(text: str, resolver: UnitResolver, first_leads: bool) -> list[UnitTag]:
     """All units of one clause, each once, with its strongest role."""
     tagged, spans = tagged_units(text)
     untagged = "".join(
@@ -367,7 +365,7 @@ def tag_units(
         (n, Role.LEAD if first_leads and order == 0 and role is Role.RESPONSIBLE else role)
         for n, role, order in tagged
     ]
-    named += mentioned_units(untagged, issuers)
+    named += mentioned_units(untagged, resolver.issuers)
     best: dict[str, UnitTag] = {}
     for name, role in named:
         canonical, kind = resolver.canonical(name)

@@ -26,6 +26,11 @@ def seeds() -> dict[str, ParsedDocument]:
     return {key: parse_file(path) for key, path in SEEDS.items()}
 
 
+def top_labels(parsed: ParsedDocument) -> list[str]:
+    """Labels of the numbered clauses at the top of the tree, in order."""
+    return [c.label for c in parsed.clauses if c.depth == 0 and c.label]
+
+
 def shared(relative: str) -> Path:
     """A file under ../shared; the test is skipped where that folder is absent."""
     path = SHARED / relative

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest.models import Clause, Level, ParsedDocument, Role
+from tests.conftest import top_labels
 
 
 def items(parsed: ParsedDocument, labels: list[str], kind: str = "item") -> list[Clause]:
@@ -90,7 +91,7 @@ def test_001_metadata_and_targets(seeds):
     assert parsed.document.level is Level.NATIONAL
     goals = next(c for c in parsed.clauses if c.label == "二、")
     assert targets(goals) == [(50, "个", "左右", None), (1, "万家", "以上", None)]
-    assert [c.label for c in parsed.clauses if c.depth == 0 and c.label] == [
+    assert top_labels(parsed) == [
         "一、",
         "二、",
         "三、",

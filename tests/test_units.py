@@ -54,7 +54,6 @@ def test_lead_and_supporting_tag():
     tags = tag_units(
         "（牵头单位：市发改委；配合单位：市教育局、市财政局）",
         UnitResolver("绍兴市", []),
-        [],
         False,
     )
     roles = {t.canonical: t.role for t in tags}
@@ -66,7 +65,7 @@ def test_lead_and_supporting_tag():
 
 
 def test_first_listed_is_lead_when_the_document_says_so():
-    tags = tag_units("（责任单位：市发改委、市教育局）", UnitResolver("绍兴市", []), [], True)
+    tags = tag_units("（责任单位：市发改委、市教育局）", UnitResolver("绍兴市", []), True)
     assert [t.role for t in tags] == [Role.LEAD, Role.RESPONSIBLE]
 
 
@@ -74,12 +73,11 @@ def test_cited_titles_are_not_actors():
     tags = tag_units(
         "贯彻《浙江省人民政府办公厅关于深化产教融合的实施意见》",
         UnitResolver("绍兴市", []),
-        [],
         False,
     )
     assert tags == []
 
 
 def test_generic_words_are_not_units():
-    tags = tag_units("各地发展改革、教育等部门要健全协调机制", UnitResolver(None, []), [], False)
+    tags = tag_units("各地发展改革、教育等部门要健全协调机制", UnitResolver(None, []), False)
     assert tags == []

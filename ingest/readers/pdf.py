@@ -41,7 +41,7 @@ class PdfReader(Reader):
         except (PDFPasswordIncorrect, PDFEncryptionError) as error:
             raise IngestError(path, "encrypted PDF: cannot read it without the password") from error
         except (PdfminerException, PDFSyntaxError) as error:
-            cause = error.__cause__ or error.args[0] if error.args else error
+            cause = _root_cause(error)
             if isinstance(cause, PDFPasswordIncorrect | PDFEncryptionError):
                 raise IngestError(
                     path, "encrypted PDF: cannot read it without the password"
@@ -50,6 +50,12 @@ class PdfReader(Reader):
         _refuse_garbage(path, pages)
         _drop_running_lines(pages)
         return RawDocument(path, [block for page in pages for block in page], raw_bytes=data)
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """pdfplumber wraps pdfminer's error: the wrapped one says what went wrong."""
+    wrapped = error.args[0] if error.args and isinstance(error.args[0], BaseException) else None
+    return error.__cause__ or wrapped or error
 
 
 def _page_blocks(page, number: int) -> list[Block]:
