@@ -36,6 +36,12 @@ test: setup model
 bench: setup
 	$(PY) bench/parse_corpus.py $(if $(SAMPLE),--sample $(SAMPLE),)
 
+# Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid.
+EVAL_KB := .kb/eval
+eval: setup model
+	$(VENV)/bin/policykb ingest corpus --kb $(EVAL_KB)
+	$(PY) -m index.evaluation tests/eval --kb $(EVAL_KB)
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
