@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup model run test lint bench eval clean
+.PHONY: setup model serve run test lint bench eval clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,12 @@ $(STAMP): pyproject.toml
 # (POLICYKB_MODEL_CACHE to move it); a no-op once built.
 model: setup
 	$(PY) -m index.offline_model
+
+# The README's main command: the KB of corpus/ (model included), served on 127.0.0.1:8000.
+SERVE_KB := .kb/corpus
+serve: setup model
+	$(VENV)/bin/policykb ingest corpus --kb $(SERVE_KB)
+	$(VENV)/bin/policykb serve --kb $(SERVE_KB) --host 127.0.0.1 --port 8000
 
 run: setup
 	$(VENV)/bin/policykb parse corpus --summary

@@ -65,7 +65,12 @@ def get_searcher(request: Request) -> Searcher:
     return request.app.state.searcher
 
 
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
 KB = Annotated[KnowledgeBase, Depends(get_kb)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
@@ -73,8 +78,9 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/search", response_model=SearchResponse)
     async def search(
         searcher: SearcherDep,
+        settings: SettingsDep,
         q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="query")],
-        top_k: Annotated[int, Query(ge=1, le=100)] = 10,
+        top_k: Annotated[int | None, Query(ge=1, le=100)] = None,
         mode: Annotated[str, Query(description=" | ".join(MODES))] = "hybrid",
         level: str | None = None,
         region: str | None = None,
@@ -84,7 +90,7 @@ def _add_routes(app: FastAPI) -> None:
         year_to: int | None = None,
     ) -> dict:
         filters = Filters(level, region, doc, unit, year_from, year_to)
-        hits = searcher.search(q, top_k, filters, mode)
+        hits = searcher.search(q, top_k or settings.top_k, filters, mode)
         return {"query": q, "mode": mode, "results": [asdict(h) for h in hits]}
 
     @app.get("/documents", response_model=list[DocumentSummary])

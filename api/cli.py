@@ -213,7 +213,9 @@ def remove(
 def search(
     query: Annotated[str, typer.Argument(help="Question, keywords, or a quoted exact phrase.")],
     kb: KbOption = None,
-    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100)] = 10,
+    top_k: Annotated[
+        int | None, typer.Option("--top-k", "-k", min=1, max=100, help="[default: 10]")
+    ] = None,
     mode: Annotated[str, typer.Option("--mode", help="hybrid | dense | bm25 | phrase")] = "hybrid",
     level: Annotated[
         str | None, typer.Option("--level", help="national | provincial | municipal | county")
@@ -232,7 +234,7 @@ def search(
     searcher = Searcher(open_kb(kb, model))
     try:
         filters = Filters(level, region, doc, unit, year_from, year_to)
-        hits = searcher.search(query, top_k, filters, mode)
+        hits = searcher.search(query, top_k or Settings().top_k, filters, mode)
     except (QueryError, FilterError) as error:
         typer.echo(f"policykb: {error}", err=True)
         raise typer.Exit(code=2) from None

@@ -259,10 +259,10 @@ class KnowledgeBase:
         """One atomic change: SQLite writes plus the next FAISS file, committed together."""
         change = _Change()
         written: Path | None = None
+        index = faiss.clone_index(self.vectors.index)  # loaded before any write
         try:
             with self.store.transaction():
                 yield change
-                index = faiss.clone_index(self.vectors.index)
                 if change.removed:
                     index.remove_ids(np.array(change.removed, dtype=np.int64))
                 if change.added:

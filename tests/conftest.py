@@ -37,3 +37,15 @@ def shared(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not present")
     return path
+
+
+@pytest.fixture(scope="session")
+def corpus_kb(tmp_path_factory):
+    """A real KB of corpus/: the real model, FAISS and SQLite (built once per session)."""
+    from index.kb import KnowledgeBase
+
+    kb = KnowledgeBase(tmp_path_factory.mktemp("kb") / "corpus")
+    report = kb.ingest(sorted(CORPUS.iterdir()))
+    assert not report.failed, report.failed
+    yield kb
+    kb.close()

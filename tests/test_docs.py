@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from api.cli import app
+from api.settings import Settings
 from ingest.metadata import SIDECAR_FIELDS
 from tests.conftest import ROOT
 
@@ -25,3 +26,9 @@ def test_every_parse_option_is_documented():
 def test_every_sidecar_field_is_documented():
     for field in sorted(SIDECAR_FIELDS | {"doc_id"}):
         assert f"`{field}`" in README, field
+
+
+def test_every_setting_is_documented():
+    prefix = Settings.model_config["env_prefix"]
+    for name in Settings.model_fields:
+        assert f"`{prefix}{name.upper()}`" in README, f"{prefix}{name.upper()} is not in README.md"

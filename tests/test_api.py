@@ -1,0 +1,107 @@
+"""The HTTP API over the real corpus KB, in-process and as a real uvicorn server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def client(corpus_kb):
+    with TestClient(create_app(kb=corpus_kb)) as test_client:
+        yield test_client
+
+
+def test_health(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["documents"] == 5 and body["clauses"] == 182
+    assert body["vectors"] >= body["clauses"] and body["model"] == "multilingual-e5-small"
+
+
+def test_search_json_shape(client):
+    body = client.get("/search", params={"q": "产教融合型企业能享受哪些优惠？", "top_k": 3}).json()
+    assert body["query"] == "产教融合型企业能享受哪些优惠？" and len(body["results"]) == 3
+    keys = {"clause_id", "doc_id", "doc_title", "doc_number", "level", "region", "path",
+            "text", "units", "targets", "score", "highlight"}  # fmt: skip
+    assert keys <= set(body["results"][0])
+
+
+def test_search_filters(client):
+    body = client.get("/search", params={"q": "产教融合", "region": "绍兴", "top_k": 20}).json()
+    assert {r["region"] for r in body["results"]} == {"绍兴市"}
+
+
+@pytest.mark.parametrize("query", ["", "政" * 501])
+def test_bad_queries_are_422_json(client, query):
+    response = client.get("/search", params={"q": query})
+    assert response.status_code == 422
+    assert "q" in response.json()["message"]
+
+
+def test_blank_query_and_bad_filter_are_422(client):
+    assert client.get("/search", params={"q": "   "}).status_code == 422
+    response = client.get("/search", params={"q": "产教融合", "level": "city"})
+    assert response.status_code == 422 and "level" in response.json()["message"]
+
+
+def test_documents_and_clause_tree(client):
+    documents = client.get("/documents").json()
+    assert len(documents) == 5
+    chongqing = next(d for d in documents if d["region"] == "重庆市")
+    body = client.get(f"/documents/{chongqing['doc_id']}").json()
+    assert body["doc_number"] == "渝发改社会〔2023〕1271号"
+    labels = [node["label"] for node in body["tree"]]
+    assert "13．" in labels or any(
+        child["label"] == "13．" for node in body["tree"] for child in node["children"]
+    )
+    clause_id = body["tree"][-1]["clause_id"]
+    clause = client.get(f"/clauses/{clause_id}").json()
+    assert clause["document"]["doc_id"] == chongqing["doc_id"]
+
+
+def test_not_found_is_404_json(client):
+    for path in ("/documents/nope", "/clauses/nope", "/no-such-route"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json()["message"]
+
+
+def test_openapi_docs(client):
+    assert client.get("/docs").status_code == 200
+    assert "/search" in client.get("/openapi.json").json()["paths"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_policykb_serve_runs_a_real_server(corpus_kb):
+    port = free_port()
+    command = [sys.executable, "-m", "api.cli", "serve", "--kb", str(corpus_kb.folder),
+               "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        response = httpx.get(f"{url}/search", params={"q": "“头雁效应”"})
+        assert response.status_code == 200
+        assert [r["label"] for r in response.json()["results"]] == ["（一）"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
