@@ -38,9 +38,12 @@ test: setup model
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 
-# Parse ../shared/corpora/lawrefbook (SAMPLE=N for a quick run); figures go to docs/benchmarks.md.
-bench: setup
+# Benchmarks on ../shared/corpora/lawrefbook (SAMPLE=N: N files spread over it, for a quick
+# run): parsing alone, then a full ingest into a fresh KB with search latency.
+# Figures go to docs/benchmarks.md.
+bench: setup model
 	$(PY) bench/parse_corpus.py $(if $(SAMPLE),--sample $(SAMPLE),)
+	$(PY) bench/kb_ingest.py $(if $(SAMPLE),--sample $(SAMPLE),)
 
 # Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid.
 EVAL_KB := .kb/eval
