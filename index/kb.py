@@ -137,12 +137,7 @@ class KnowledgeBase:
         return StoredClause.from_row(row, self.store.units_of([row["id"]])[row["id"]])
 
     def stats(self) -> dict[str, int]:
-        count = self.store.db.execute
-        return {
-            "documents": count("SELECT count(*) FROM documents").fetchone()[0],
-            "clauses": count("SELECT count(*) FROM clauses").fetchone()[0],
-            "vectors": len(self.vectors) if self.manifest else 0,
-        }
+        return {**self.store.counts(), "vectors": len(self.vectors) if self.manifest else 0}
 
     # --- ingest and remove ------------------------------------------------------------------
 
@@ -229,30 +224,23 @@ class KnowledgeBase:
                     *self.store.doc_ids_from_source(doc.document.source),
                 }
                 for doc_id in sources:
-                    change.removed += self._window_ids(doc_id)
+                    change.removed += self.store.window_ids(doc_id)
                     self.store.delete_document(doc_id)
                 clause_windows = [
                     [(s, text_hash(c.text[s.start : s.end])) for s in clause_spans]
                     for c, clause_spans in zip(doc.clauses, doc_spans, strict=True)
                 ]
                 self.store.insert_document(doc, clause_windows)
-                change.added += self._window_ids(doc.document.doc_id)
+                change.added += self.store.window_ids(doc.document.doc_id)
 
     def remove(self, doc_id: str) -> bool:
         """Remove a document; False when the KB does not hold it."""
         if self.store.document(doc_id) is None:
             return False
         with self._change() as change:
-            change.removed += self._window_ids(doc_id)
+            change.removed += self.store.window_ids(doc_id)
             self.store.delete_document(doc_id)
         return True
-
-    def _window_ids(self, doc_id: str) -> list[int]:
-        rows = self.store.db.execute(
-            "SELECT w.id FROM windows w JOIN clauses c ON c.id = w.clause WHERE c.doc_id = ?",
-            (doc_id,),
-        )
-        return [r[0] for r in rows]
 
     @contextmanager
     def _change(self) -> Iterator[_Change]:
@@ -266,7 +254,7 @@ class KnowledgeBase:
                 if change.removed:
                     index.remove_ids(np.array(change.removed, dtype=np.int64))
                 if change.added:
-                    vectors = self._stored_vectors(change.added)
+                    vectors = self.store.vectors_of(change.added)
                     index.add_with_ids(vectors, np.array(change.added, dtype=np.int64))
                 generation = int(self.store.get_meta("generation", "0")) + 1
                 self.store.set_meta("generation", str(generation))
@@ -282,20 +270,6 @@ class KnowledgeBase:
         for old in self.folder.glob("vectors-*.faiss"):
             if old != written:
                 old.unlink(missing_ok=True)
-
-    def _stored_vectors(self, window_ids: list[int]) -> np.ndarray:
-        found: dict[int, bytes] = {}
-        for start in range(0, len(window_ids), 500):
-            chunk = window_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                self.store.db.execute(
-                    "SELECT w.id, e.vector FROM windows w JOIN embeddings e USING (text_hash)"
-                    f" WHERE w.id IN ({marks})",
-                    chunk,
-                ).fetchall()
-            )
-        return np.vstack([np.frombuffer(found[i], dtype=np.float32) for i in window_ids])
 
 
 @dataclass

@@ -191,6 +191,34 @@ class Store:
             return ids, np.empty((0, 0), dtype=np.float32)
         return ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
 
+    def window_ids(self, doc_id: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT w.id FROM windows w JOIN clauses c ON c.id = w.clause WHERE c.doc_id = ?",
+            (doc_id,),
+        )
+        return [r[0] for r in rows]
+
+    def vectors_of(self, window_ids: list[int]) -> np.ndarray:
+        """The cached vectors of these windows, in the order given."""
+        found: dict[int, bytes] = {}
+        for start in range(0, len(window_ids), 500):
+            chunk = window_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.db.execute(
+                    "SELECT w.id, e.vector FROM windows w JOIN embeddings e USING (text_hash)"
+                    f" WHERE w.id IN ({marks})",
+                    chunk,
+                ).fetchall()
+            )
+        return np.vstack([np.frombuffer(found[i], dtype=np.float32) for i in window_ids])
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "documents": self.db.execute("SELECT count(*) FROM documents").fetchone()[0],
+            "clauses": self.db.execute("SELECT count(*) FROM clauses").fetchone()[0],
+        }
+
     def window_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM windows").fetchone()[0]
 
