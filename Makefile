@@ -24,8 +24,10 @@ model: setup
 
 # The README's main command: the KB of corpus/ (model included), served on 127.0.0.1:8000.
 SERVE_KB := .kb/corpus
+# A KB of an older format (exit status 2) is rebuilt: .kb/ holds derived state only.
 serve: setup model
-	$(VENV)/bin/policykb ingest corpus --kb $(SERVE_KB)
+	$(VENV)/bin/policykb ingest corpus --kb $(SERVE_KB) || { [ $$? -eq 2 ] && rm -rf $(SERVE_KB) \
+		&& $(VENV)/bin/policykb ingest corpus --kb $(SERVE_KB); }
 	$(VENV)/bin/policykb serve --kb $(SERVE_KB) --host 127.0.0.1 --port 8000
 
 run: setup
@@ -45,15 +47,18 @@ bench: setup model
 	$(PY) bench/parse_corpus.py $(if $(SAMPLE),--sample $(SAMPLE),)
 	$(PY) bench/kb_ingest.py $(if $(SAMPLE),--sample $(SAMPLE),)
 
-# Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid.
+# Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid;
+# then unit and target tags against the hand-labelled seeds.
 EVAL_KB := .kb/eval
 eval: setup model
+	rm -rf $(EVAL_KB)
 	$(VENV)/bin/policykb ingest corpus --kb $(EVAL_KB)
 	$(PY) -m index.evaluation tests/eval --kb $(EVAL_KB)
+	$(PY) -m ingest.evaluation tests/eval corpus
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .kb

@@ -11,11 +11,13 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import routes_owners
+from api.deps import KB, SearcherDep, SettingsDep
 from api.schemas import (
     ClauseDetail,
     DocumentOut,
@@ -27,7 +29,8 @@ from api.schemas import (
 from api.settings import Settings
 from index.filters import FilterError, Filters
 from index.kb import KnowledgeBase
-from index.records import clause_tree
+from index.owners import AmbiguousUnit, UnitNotFound
+from index.records import DocumentNotFound, clause_tree
 from index.search import MAX_QUERY_CHARS, MODES, QueryError, Searcher
 
 
@@ -54,24 +57,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     app.state.settings = settings
     _add_error_handlers(app)
     _add_routes(app)
+    app.include_router(routes_owners.router)
     return app
-
-
-def get_kb(request: Request) -> KnowledgeBase:
-    return request.app.state.kb
-
-
-def get_searcher(request: Request) -> Searcher:
-    return request.app.state.searcher
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-KB = Annotated[KnowledgeBase, Depends(get_kb)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -134,6 +121,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"message": str(error.detail)}, status_code=error.status_code)
 
+    async def lookup_failed(_request: Request, error: LookupError) -> JSONResponse:
+        """404 for an unknown unit or document (with suggestions), 409 for an ambiguous one."""
+        others = getattr(error, "suggestions", None) or getattr(error, "candidates", None) or []
+        status = 409 if isinstance(error, AmbiguousUnit) else 404
+        body = {"message": str(error), "candidates": [u.summary() for u in others]}
+        return JSONResponse(body, status_code=status)
+
+    app.add_exception_handler(UnitNotFound, lookup_failed)
+    app.add_exception_handler(AmbiguousUnit, lookup_failed)
+    app.add_exception_handler(DocumentNotFound, lookup_failed)
     app.add_exception_handler(QueryError, unprocessable)
     app.add_exception_handler(FilterError, unprocessable)
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -20,10 +20,11 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from api import cli_owners
+from api.cli_options import KbOption, ModelOption, open_kb
 from api.settings import Settings
 from index.filters import FilterError, Filters
-from index.kb import IngestReport, KnowledgeBase
-from index.manifest import ManifestMismatch
+from index.kb import IngestReport
 from index.search import QueryError, Searcher, SearchHit
 from ingest.models import ParsedDocument
 from ingest.pipeline import parse_file
@@ -127,29 +128,6 @@ def outline(parsed: ParsedDocument) -> str:
 
 
 # --- the knowledge base -------------------------------------------------------------------
-
-KbOption = Annotated[
-    Path | None,
-    typer.Option("--kb", help="KB folder [default: POLICYKB_HOME, else ~/.local/share/policykb]."),
-]
-ModelOption = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        help="sentence-transformers model name or path [default: the KB's own, else"
-        " POLICYKB_MODEL, else the offline multilingual-e5-small of `make model`].",
-    ),
-]
-
-
-def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
-    """The KB of --kb (else the settings' home); a manifest mismatch exits with its message."""
-    settings = Settings()
-    try:
-        return KnowledgeBase(kb or settings.home, model or settings.model)
-    except ManifestMismatch as error:
-        typer.echo(f"policykb: {error}", err=True)
-        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -286,6 +264,9 @@ def serve(
     knowledge_base = open_kb(settings.home, settings.model)
     uvicorn.run(create_app(settings, knowledge_base), host=settings.host, port=settings.port)
 
+
+for command in (cli_owners.tasks, cli_owners.units, cli_owners.matrix, cli_owners.targets):
+    app.command()(command)
 
 if __name__ == "__main__":
     sys.exit(app())

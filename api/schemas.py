@@ -10,6 +10,7 @@ class UnitOut(BaseModel):
     canonical: str
     role: str
     kind: str
+    region: str | None = None
 
 
 class TargetOut(BaseModel):
@@ -18,6 +19,7 @@ class TargetOut(BaseModel):
     qualifier: str | None
     year: int | None
     text: str
+    metric: str | None = None
 
 
 class HighlightOut(BaseModel):
@@ -27,13 +29,18 @@ class HighlightOut(BaseModel):
     spans: list[tuple[int, int]]
 
 
-class SearchResult(BaseModel):
+class ClauseCitation(BaseModel):
+    """Which clause of which document: what every clause-level answer starts with."""
+
     clause_id: str
     doc_id: str
     doc_title: str
     doc_number: str | None
     level: str
     region: str | None
+
+
+class SearchResult(ClauseCitation):
     label: str
     path: list[str]
     text: str
@@ -98,5 +105,79 @@ class Health(BaseModel):
     model: str | None
 
 
+class UnitSummary(BaseModel):
+    id: str
+    name: str
+    canonical: str
+    region: str | None
+    kind: str
+
+
 class ErrorOut(BaseModel):
     message: str
+    candidates: list[UnitSummary] = Field(
+        default=[], description="for an unknown unit, the closest; for an ambiguous one, each"
+    )
+
+
+class UnitListed(UnitSummary):
+    aliases: list[str]
+    tasks: int = Field(description="clauses where the unit leads or is responsible")
+    roles: dict[str, int] = Field(description="role → clauses")
+
+
+class UnitsResponse(BaseModel):
+    units: list[UnitListed]
+
+
+class CoUnit(BaseModel):
+    canonical: str
+    role: str
+
+
+class TaskOut(BaseModel):
+    clause_id: str
+    doc_id: str
+    doc_title: str
+    doc_number: str | None
+    region: str | None
+    label: str
+    path: list[str] = Field(description="the clause path, ending with its own label")
+    text: str
+    role: str
+    co_units: list[CoUnit]
+
+
+class TasksResponse(BaseModel):
+    unit: UnitListed
+    tasks: list[TaskOut]
+
+
+class MatrixRowOut(BaseModel):
+    clause_id: str
+    doc_id: str
+    label: str
+    path: list[str]
+    text: str
+    roles: dict[str, str] = Field(description="canonical unit → lead | responsible")
+
+
+class MatrixOut(BaseModel):
+    title: str
+    units: list[UnitSummary]
+    rows: list[MatrixRowOut]
+
+
+class TargetRowOut(ClauseCitation):
+    path: list[str]
+    text: str
+    metric: str | None
+    metric_group: str | None = Field(description="the same for targets that count one thing")
+    value: float
+    unit: str
+    qualifier: str | None
+    year: int | None
+
+
+class TargetsResponse(BaseModel):
+    targets: list[TargetRowOut]

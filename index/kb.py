@@ -20,7 +20,7 @@ import numpy as np
 
 from index.encoder import Encoder, default_model, load_encoder, model_id
 from index.manifest import Manifest
-from index.records import StoredClause, StoredDocument
+from index.records import DocumentNotFound, StoredClause, StoredDocument
 from index.store import Store
 from index.vectors import INDEX_TYPE, VectorIndex
 from index.windows import windows
@@ -123,6 +123,16 @@ class KnowledgeBase:
     def document(self, doc_id: str) -> StoredDocument | None:
         row = self.store.document(doc_id)
         return StoredDocument.from_row(row, len(self.store.clauses_of(doc_id))) if row else None
+
+    def find_document(self, ref: str) -> StoredDocument:
+        """The one document a doc_id, a 文号 or a unique part of its title names."""
+        rows = self.store.find_documents(ref)
+        if len(rows) == 1:
+            return self.document(rows[0]["doc_id"])
+        if not rows:
+            raise DocumentNotFound(f"document: nothing in the KB is called {ref!r}")
+        listed = "; ".join(f"{r['doc_id']} {r['title']}" for r in rows[:10])
+        raise DocumentNotFound(f"document: {ref!r} names {len(rows)} documents: {listed}")
 
     def clauses(self, doc_id: str) -> list[StoredClause]:
         """The document's clauses in document order, with their units."""

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2  # 2: unit regions and target metrics
 FILENAME = "manifest.json"
 
 

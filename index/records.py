@@ -53,6 +53,10 @@ class StoredClause:
         )  # fmt: skip
 
 
+class DocumentNotFound(LookupError):
+    """No document, or more than one, answers to a reference; the message lists the matches."""
+
+
 def clause_tree(clauses: list[StoredClause]) -> list[StoredClause]:
     """Nest clauses (in document order) under their parents; returns the roots."""
     by_id = {c.clause_id: c for c in clauses}

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS clauses (
 CREATE INDEX IF NOT EXISTS clauses_doc ON clauses (doc_id, position);
 CREATE TABLE IF NOT EXISTS clause_units (
     clause INTEGER NOT NULL REFERENCES clauses (id) ON DELETE CASCADE,
-    name TEXT NOT NULL, canonical TEXT NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL
+    name TEXT NOT NULL, canonical TEXT NOT NULL, role TEXT NOT NULL, kind TEXT NOT NULL,
+    region TEXT
 );
 CREATE INDEX IF NOT EXISTS clause_units_clause ON clause_units (clause);
 CREATE INDEX IF NOT EXISTS clause_units_canonical ON clause_units (canonical);
@@ -144,8 +145,8 @@ class Store:
                 ),
             ).lastrowid  # fmt: skip
             self.db.executemany(
-                "INSERT INTO clause_units VALUES (?,?,?,?,?)",
-                [(row, normalize_brackets(u.name), u.canonical, u.role.value, u.kind)
+                "INSERT INTO clause_units VALUES (?,?,?,?,?,?)",
+                [(row, normalize_brackets(u.name), u.canonical, u.role.value, u.kind, u.region)
                  for u in clause.units],
             )  # fmt: skip
             self.db.executemany(
@@ -264,16 +265,64 @@ class Store:
             return out
         marks = ",".join("?" * len(ids))
         rows = self.db.execute(
-            f"SELECT clause, name, canonical, role, kind FROM clause_units"
+            f"SELECT clause, name, canonical, role, kind, region FROM clause_units"
             f" WHERE clause IN ({marks}) ORDER BY rowid",
             ids,
         )
         for r in rows:
             out[r["clause"]].append(
                 {"name": r["name"], "canonical": r["canonical"], "role": r["role"],
-                 "kind": r["kind"]}
+                 "kind": r["kind"], "region": r["region"]}
             )  # fmt: skip
         return out
+
+    def find_documents(self, ref: str) -> list[sqlite3.Row]:
+        """Documents a reference names: a doc_id or 文号 exactly, else a part of the title."""
+        key = normalize(ref)
+        exact = self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ? OR doc_number_key = ?",
+            (key, normalize_brackets(key)),
+        ).fetchall()
+        if exact:
+            return exact
+        return self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE instr(title_key, ?) > 0"
+            " ORDER BY title",
+            (key,),
+        ).fetchall()
+
+    # --- units and targets ---------------------------------------------------------------------
+
+    def unit_names(self) -> list[sqlite3.Row]:
+        """Every (canonical, name as written, role) with its region, kind and clause count."""
+        return self.db.execute(
+            "SELECT canonical, name, role, kind, region, count(DISTINCT clause) AS clauses"
+            " FROM clause_units GROUP BY canonical, name, role ORDER BY canonical"
+        ).fetchall()
+
+    def unit_clauses(self, canonical: str, region: str | None = None) -> list[sqlite3.Row]:
+        """Clauses naming a unit, with its role; optionally only in one region's documents."""
+        condition, params = "", [canonical]
+        if region:
+            condition, params = " AND (d.region = ? OR d.region LIKE ? || '%')", [
+                canonical, region, region,
+            ]  # fmt: skip
+        return self.db.execute(
+            f"SELECT {CLAUSE_COLUMNS}, u.role, d.title AS doc_title, d.doc_number, d.region"
+            " FROM clause_units u JOIN clauses c ON c.id = u.clause JOIN documents d USING (doc_id)"
+            f" WHERE u.canonical = ?{condition} ORDER BY d.date DESC, d.doc_id, c.position",
+            params,
+        ).fetchall()
+
+    def target_rows(self, filters: Filters) -> list[sqlite3.Row]:
+        """Clauses that carry targets, with their document's title, level and region."""
+        where, params = filters.sql([])
+        return self.db.execute(
+            f"SELECT {CLAUSE_COLUMNS}, d.title AS doc_title, d.doc_number, d.level, d.region,"
+            " d.year AS doc_year FROM clauses c JOIN documents d USING (doc_id)"
+            f" WHERE c.targets != '[]' AND {where} ORDER BY d.level, d.doc_id, c.position",
+            params,
+        ).fetchall()
 
     def windows_of(self, window_ids: list[int]) -> dict[int, tuple[int, Span]]:
         """window id → (clauses.id, span)."""

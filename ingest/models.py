@@ -35,6 +35,7 @@ class UnitTag:
     canonical: str
     role: Role
     kind: str = "unit"  # "unit", or "class" for a class of units such as 各区、县（市）政府
+    region: str | None = None  # the region the unit serves; None for a national body
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Target:
     qualifier: str | None
     year: int | None
     text: str
+    metric: str | None = None  # what is counted: 产教融合型企业, 双师型教师比例
 
 
 @dataclass(frozen=True)

@@ -299,7 +299,8 @@ def _mention_pattern(issuers: tuple[str, ...]) -> re.Pattern[str]:
 
 def mentioned_units(text: str, issuers: list[str]) -> list[tuple[str, Role]]:
     """Units a sentence names as actors. A run of names (甲、乙和丙) shares the verb after its
-    last name: 牵头 makes them lead, 负责 responsible; any other verb, mentioned."""
+    last name: 牵头 makes them lead; 负责, or a run that is the subject of an action (教育部将…,
+    由甲、乙按程序报批), responsible; anything else, mentioned."""
     found = []
     pattern = _mention_pattern(tuple(issuers))
     text = re.sub(
@@ -307,18 +308,20 @@ def mentioned_units(text: str, issuers: list[str]) -> list[tuple[str, Role]]:
     )  # titles cited are not actors
     for sentence in re.split(r"[。；;！？\n]", text):
         run: list[str] = []
-        last_end = 0
+        run_start = last_end = 0
         for match in pattern.finditer(sentence):
             if run and not _LIST_GAP.fullmatch(sentence[last_end : match.start()]):
-                found += _with_role(run, sentence[last_end:])
+                found += _with_role(run, sentence[:run_start], sentence[last_end:])
                 run = []
             name = _trim_to_place(match.group(0))
             if name is None:
                 continue
+            if not run:
+                run_start = match.start()
             run.append(name)
             last_end = match.end()
         if run:
-            found += _with_role(run, sentence[last_end:])
+            found += _with_role(run, sentence[:run_start], sentence[last_end:])
     return found
 
 
@@ -339,11 +342,19 @@ def _trim_to_place(name: str) -> str | None:
 _LIST_GAP = re.compile(r"[、，,和及与]*|以及|会同")
 
 
-def _with_role(names: list[str], after: str) -> list[tuple[str, Role]]:
+_BY = re.compile(r"(?:^|[，,])(?:由|请|要求)$")
+_GROUP_TAIL = re.compile(r"^(?:等(?:[^，,]{0,4}(?:部门|单位))?)?(?:会同有关(?:部门|单位))?")
+_ACTION = re.compile(
+    r"^(?:将|要|应|须|要求|加大|加强|组织|推动|推进|指导|统筹|做好|开展|建立|完善|支持|按照?|"
+    r"负责|落实|实施|会同|联合|研究出台|出台)"
+)
+
+
+def _with_role(names: list[str], before: str, after: str) -> list[tuple[str, Role]]:
     clause = re.split(r"[，,]", after, maxsplit=1)[0][:24]
     if "牵头" in clause:
         role = Role.LEAD
-    elif "负责" in clause:
+    elif "负责" in clause or _BY.search(before) or _ACTION.match(_GROUP_TAIL.sub("", clause)):
         role = Role.RESPONSIBLE
     else:
         role = Role.MENTIONED
@@ -353,6 +364,15 @@ def _with_role(names: list[str], after: str) -> list[tuple[str, Role]]:
 def first_listed_leads(document_text: str) -> bool:
     """Whether the document says the first unit in a tag leads (排在第一位的为牵头单位)."""
     return bool(_FIRST_IS_LEAD.search(document_text))
+
+
+@lru_cache(maxsize=4096)
+def unit_region(canonical: str) -> str | None:
+    """The region a unit serves: the most specific place its canonical name names, else national."""
+    mentions = find_places(canonical)
+    if not mentions:
+        return None
+    return resolve(mentions[-1], mentions).display
 
 
 def tag_units(text: str, resolver: UnitResolver, first_leads: bool) -> list[UnitTag]:
@@ -371,5 +391,8 @@ def tag_units(text: str, resolver: UnitResolver, first_leads: bool) -> list[Unit
         canonical, kind = resolver.canonical(name)
         current = best.get(canonical)
         if current is None or role.strength > current.role.strength:
-            best[canonical] = UnitTag(name=tidy(name), canonical=canonical, role=role, kind=kind)
+            best[canonical] = UnitTag(
+                name=tidy(name), canonical=canonical, role=role, kind=kind,
+                region=unit_region(canonical),
+            )  # fmt: skip
     return list(best.values())

@@ -34,6 +34,7 @@ def test_json_has_the_documented_fields():
         "canonical": "重庆市发展和改革委员会",
         "role": "responsible",
         "kind": "unit",
+        "region": "重庆市",
     }
     assert record["document"]["level"] == "provincial"
 

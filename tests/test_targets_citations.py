@@ -63,3 +63,26 @@ def test_own_number_is_not_a_citation():
 )
 def test_dates(text, iso):
     assert parse_date(text) == iso
+
+
+@pytest.mark.parametrize(
+    ("text", "metric"),
+    [
+        ("到2025年，国家产教融合试点城市达到50个左右", "国家产教融合试点城市"),  # noun before
+        ("在全国建设培育1万家以上的产教融合型企业", "产教融合型企业"),  # noun after
+        ("创建省级产教融合联盟1个", "省级产教融合联盟"),  # verb stripped
+        ("到2025年职业学校双师型比率达90%以上", "职业学校双师型比率"),
+        ("其中用于一线职工教育培训的经费比例不低于70%", "一线职工教育培训的经费比例"),
+        ("可按投资额30%的比例抵免", "投资额比例"),  # a share names what it is a share of
+        ("建设“100个高水平、专业化、开放型实训基地”", "高水平、专业化、开放型实训基地"),
+    ],
+)
+def test_target_metric(text, metric):
+    assert [t.metric for t in find_targets(text)] == [metric]
+
+
+def test_metric_key_drops_level_words():
+    from ingest.targets import metric_key
+
+    assert metric_key("省级产教融合试点企业") == metric_key("国家产教融合试点企业")
+    assert metric_key(None) is None

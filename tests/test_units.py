@@ -81,3 +81,37 @@ def test_cited_titles_are_not_actors():
 def test_generic_words_are_not_units():
     tags = tag_units("各地发展改革、教育等部门要健全协调机制", UnitResolver(None, []), False)
     assert tags == []
+
+
+def _roles(text: str, region: str | None = None) -> dict[str, str]:
+    tags = tag_units(text, UnitResolver(region, []), first_leads=False)
+    return {t.canonical: t.role.value for t in tags}
+
+
+def test_a_subject_that_acts_is_responsible():
+    assert _roles("教育部将按照建设标准规范在建联合体。") == {"教育部": "responsible"}
+    assert _roles("由国家发展改革委、教育部等按程序报批。") == {
+        "国家发展和改革委员会": "responsible",
+        "教育部": "responsible",
+    }
+    assert _roles("市发展改革委、市教委等市级部门加大推荐力度。", "重庆市") == {
+        "重庆市发展和改革委员会": "responsible",
+        "重庆市教育委员会": "responsible",
+    }
+
+
+def test_a_name_that_only_appears_is_mentioned():
+    assert _roles("为落实国家发展改革委等部门印发的方案，制定本措施。") == {
+        "国家发展和改革委员会": "mentioned"
+    }
+    assert _roles("市发展改革委会同有关部门研究制定了本措施。", "重庆市") == {
+        "重庆市发展和改革委员会": "mentioned"
+    }
+
+
+def test_units_carry_the_region_they_serve():
+    tags = tag_units("（责任单位：市税务局、教育部）", UnitResolver("绍兴市", []), False)
+    assert {t.canonical: t.region for t in tags} == {
+        "国家税务总局绍兴市税务局": "绍兴市",
+        "教育部": None,
+    }

@@ -1,0 +1,79 @@
+"""Routes for who owns what: units, a unit's tasks, a document's matrix, targets."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from api.deps import KB, Directory
+from api.schemas import MatrixOut, TargetsResponse, TasksResponse, UnitsResponse
+from index.filters import Filters
+from index.owners import Unit, ownership_matrix, task_json
+from index.targets import CSV_FIELDS, list_targets
+
+router = APIRouter()
+Format = Annotated[Literal["json", "csv"], Query(description="json, or csv for spreadsheets")]
+
+
+def _listed(unit: Unit) -> dict:
+    return {**unit.summary(), "aliases": unit.aliases, "tasks": unit.tasks,
+            "roles": dict(unit.roles)}  # fmt: skip
+
+
+def _csv(rows: list[list], filename: str) -> Response:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers=headers)  # fmt: skip
+
+
+@router.get("/units", response_model=UnitsResponse)
+async def units(
+    directory: Directory,
+    q: Annotated[str | None, Query(description="part of a name or alias: 发改委")] = None,
+    region: str | None = None,
+) -> dict:
+    return {"units": [_listed(u) for u in directory.units(q, region)]}
+
+
+@router.get("/units/{unit}/tasks", response_model=TasksResponse)
+async def unit_tasks(
+    directory: Directory,
+    unit: str,
+    region: str | None = None,
+    role: Literal["lead", "responsible", "any"] = "any",
+) -> dict:
+    """``unit`` is a unit id, a canonical name, or a name as officials type it (市发改委)."""
+    found = directory.get(unit) or directory.resolve(unit, region)
+    tasks = [task_json(t) for t in directory.tasks(found, role, region)]
+    return {"unit": _listed(found), "tasks": tasks}
+
+
+@router.get("/documents/{doc_id}/matrix", response_model=MatrixOut)
+async def document_matrix(kb: KB, directory: Directory, doc_id: str, format: Format = "json"):
+    found = kb.find_document(doc_id)
+    matrix = ownership_matrix(directory, [found.doc_id], found.title)
+    if format == "csv":
+        return _csv(matrix.csv_rows(), f"matrix-{found.doc_id}.csv")
+    return matrix.to_dict()
+
+
+@router.get("/targets", response_model=TargetsResponse)
+async def targets(
+    kb: KB,
+    doc: str | None = None,
+    region: str | None = None,
+    level: str | None = None,
+    year: Annotated[int | None, Query(description="the target's deadline year")] = None,
+    format: Format = "json",
+):
+    rows = list_targets(kb.store, Filters(level=level, region=region, doc=doc), year)
+    if format == "csv":
+        return _csv([list(CSV_FIELDS), *(r.csv_row() for r in rows)], "targets.csv")
+    return {"targets": [asdict(r) for r in rows]}
