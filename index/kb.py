@@ -19,6 +19,7 @@ import faiss
 import numpy as np
 
 from index.encoder import Encoder, default_model, load_encoder, model_id
+from index.links import Linker
 from index.manifest import Manifest
 from index.records import DocumentNotFound, StoredClause, StoredDocument
 from index.store import Store
@@ -164,8 +165,10 @@ class KnowledgeBase:
         vectors = self._embed(plan, spans, report, progress)
         report.seconds["embed"] = time.perf_counter() - started
         started = time.perf_counter()
+        self.link_seconds = 0.0
         self._write(plan, spans, vectors, report)
-        report.seconds["index"] = time.perf_counter() - started
+        report.seconds["index"] = time.perf_counter() - started - self.link_seconds
+        report.seconds["links"] = self.link_seconds
         report.clauses = sum(len(p.clauses) for p in plan)
         return report
 
@@ -228,6 +231,7 @@ class KnowledgeBase:
             return
         self.encoder  # noqa: B018 - writes the manifest of a new KB before its first document
         with self._change() as change:
+            change.changed = {doc.document.doc_id for doc in plan}
             for doc, doc_spans in zip(plan, spans, strict=True):
                 sources = {
                     doc.document.doc_id,
@@ -249,6 +253,7 @@ class KnowledgeBase:
             return False
         with self._change() as change:
             change.removed += self.store.window_ids(doc_id)
+            change.removed_levels.add(self.store.document(doc_id)["level"])
             self.store.delete_document(doc_id)
         return True
 
@@ -261,6 +266,9 @@ class KnowledgeBase:
         try:
             with self.store.transaction():
                 yield change
+                started = time.perf_counter()
+                Linker(self.store).refresh(change.changed, change.removed_levels)
+                self.link_seconds = time.perf_counter() - started
                 if change.removed:
                     index.remove_ids(np.array(change.removed, dtype=np.int64))
                 if change.added:
@@ -288,3 +296,5 @@ class _Change:
 
     removed: list[int] = field(default_factory=list)
     added: list[int] = field(default_factory=list)
+    changed: set[str] = field(default_factory=set)  # documents added or replaced
+    removed_levels: set[str] = field(default_factory=set)  # levels of documents removed

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-FORMAT = 2  # 2: unit regions and target metrics
+FORMAT = 3  # 2: unit regions and target metrics; 3: cross-level links
 FILENAME = "manifest.json"
 
 

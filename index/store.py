@@ -53,6 +53,24 @@ CREATE TABLE IF NOT EXISTS windows (
 );
 CREATE INDEX IF NOT EXISTS windows_clause ON windows (clause);
 CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS doc_links (
+    doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
+    title TEXT, doc_number TEXT, target TEXT, relation TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS doc_links_doc ON doc_links (doc_id);
+CREATE INDEX IF NOT EXISTS doc_links_target ON doc_links (target);
+CREATE TABLE IF NOT EXISTS clause_links (
+    clause_id TEXT NOT NULL, doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
+    source_id TEXT NOT NULL, source_doc TEXT NOT NULL, rank INTEGER NOT NULL,
+    score REAL NOT NULL, kind TEXT NOT NULL, diff TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clause_links_clause ON clause_links (clause_id);
+CREATE INDEX IF NOT EXISTS clause_links_source ON clause_links (source_id);
+CREATE INDEX IF NOT EXISTS clause_links_doc ON clause_links (doc_id);
+CREATE TABLE IF NOT EXISTS doc_vectors (
+    doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS clauses_bm25 USING fts5 (words, tokenize = 'unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS clauses_phrase USING fts5 (key, tokenize = 'trigram');
 """
@@ -289,6 +307,101 @@ class Store:
             f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE instr(title_key, ?) > 0"
             " ORDER BY title",
             (key,),
+        ).fetchall()
+
+    # --- cross-level links ---------------------------------------------------------------------
+
+    def clause_vectors(self, doc_id: str) -> tuple[list[sqlite3.Row], np.ndarray]:
+        """A document's clauses and one unit vector each: the mean of its windows' vectors."""
+        clauses = self.clauses_of(doc_id)
+        rows = self.db.execute(
+            "SELECT w.clause, e.vector FROM windows w JOIN embeddings e USING (text_hash)"
+            " JOIN clauses c ON c.id = w.clause WHERE c.doc_id = ? ORDER BY w.id",
+            (doc_id,),
+        ).fetchall()
+        sums: dict[int, np.ndarray] = {}
+        for clause, blob in rows:
+            vector = np.frombuffer(blob, dtype=np.float32)
+            sums[clause] = sums[clause] + vector if clause in sums else vector.copy()
+        kept = [c for c in clauses if c["id"] in sums]
+        if not kept:
+            return [], np.empty((0, 0), dtype=np.float32)
+        matrix = np.vstack([sums[c["id"]] for c in kept])
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
+        return kept, matrix
+
+    def save_doc_vector(self, doc_id: str, vector: np.ndarray) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO doc_vectors VALUES (?, ?)",
+            (doc_id, np.asarray(vector, dtype=np.float32).tobytes()),
+        )
+
+    def doc_vectors(self) -> dict[str, np.ndarray]:
+        rows = self.db.execute("SELECT doc_id, vector FROM doc_vectors")
+        return {d: np.frombuffer(v, dtype=np.float32) for d, v in rows}
+
+    def all_citations(self, doc_id: str) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT citations FROM clauses WHERE doc_id = ? AND citations != '[]'"
+            " ORDER BY position",
+            (doc_id,),
+        )
+        return [c for (blob,) in rows for c in json.loads(blob)]
+
+    def documents_by_title(self, keys: list[str]) -> list[sqlite3.Row]:
+        marks = ",".join("?" * len(keys))
+        return self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE title_key IN ({marks})"
+            " ORDER BY date DESC",
+            keys,
+        ).fetchall()
+
+    def documents_by_number(self, number: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_number_key = ?",
+            (normalize_brackets(number),),
+        ).fetchall()
+
+    def replace_doc_links(self, doc_id: str, links: list[tuple]) -> None:
+        """links: (title, doc_number, target doc_id or None, relation)."""
+        self.db.execute("DELETE FROM doc_links WHERE doc_id = ?", (doc_id,))
+        self.db.executemany(
+            "INSERT INTO doc_links VALUES (?,?,?,?,?)", [(doc_id, *link) for link in links]
+        )
+
+    def doc_links(self, doc_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT l.title, l.doc_number, l.target, l.relation, d.title AS target_title"
+            " FROM doc_links l LEFT JOIN documents d ON d.doc_id = l.target"
+            " WHERE l.doc_id = ? ORDER BY l.rowid",
+            (doc_id,),
+        ).fetchall()
+
+    def linked_from(self, target: str) -> list[str]:
+        """Documents whose citations resolve to ``target``."""
+        rows = self.db.execute("SELECT DISTINCT doc_id FROM doc_links WHERE target = ?", (target,))
+        return [r[0] for r in rows]
+
+    def replace_clause_links(self, doc_id: str, links: list[tuple]) -> None:
+        """links: (clause_id, source_id, source_doc, rank, score, kind, diff JSON)."""
+        self.db.execute("DELETE FROM clause_links WHERE doc_id = ?", (doc_id,))
+        self.db.executemany(
+            "INSERT INTO clause_links (clause_id, doc_id, source_id, source_doc, rank, score,"
+            " kind, diff) VALUES (?,?,?,?,?,?,?,?)",
+            [(link[0], doc_id, *link[1:]) for link in links],
+        )
+
+    def clause_links(self, column: str, clause_id: str) -> list[sqlite3.Row]:
+        """Links by local clause (``column`` = clause_id) or by source (``source_id``)."""
+        assert column in ("clause_id", "source_id")
+        return self.db.execute(
+            f"SELECT * FROM clause_links WHERE {column} = ? ORDER BY rank, score DESC",
+            (clause_id,),
+        ).fetchall()
+
+    def clause_links_of_doc(self, doc_id: str) -> list[sqlite3.Row]:
+        return self.db.execute(
+            "SELECT * FROM clause_links WHERE doc_id = ? ORDER BY rowid", (doc_id,)
         ).fetchall()
 
     # --- units and targets ---------------------------------------------------------------------

@@ -1,0 +1,300 @@
+"""Cross-level links: which national (or provincial) clause each local clause carries out.
+
+Document level: a document's citations (《title》, 文号) resolve to documents in the KB; the
+relation is "implements" when the title or opening says 落实/贯彻/实施《X》, else "cites".
+
+Clause level, for every clause of a provincial, municipal or county document: candidates are
+the clauses of the documents it implements or cites and of the higher-level documents
+closest to it (document centroids), ranked by a logistic model over five pieces of evidence:
+
+- ``cosine``: the embeddings' similarity;
+- ``overlap``: the share of the local clause's character bigrams found in the source;
+- ``alignment``: the Smith-Waterman score over the shorter text's best (index.alignment);
+- ``relation``: 1 when the source's document is implemented, 0.5 when cited, else 0;
+- ``order``: 1 when the pair lies on the monotone alignment of the two clause sequences.
+
+The weights and the "none" threshold are fitted on labelled pairs (index.link_training) and
+kept in index/data/link_model.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from index.alignment import differences, smith_waterman
+from index.store import Store
+from ingest.citations import find_citations
+from ingest.text import normalize, normalize_brackets
+from ingest.units import Scope
+
+LEVEL_RANK = {"national": 0, "provincial": 1, "municipal": 2, "county": 3}
+FEATURES = ("cosine", "overlap", "alignment", "relation", "order")
+NEAREST_DOCS = 5  # higher-level documents searched besides the implemented and cited ones
+DENSE_CANDIDATES = 20  # source clauses per local clause scored in full
+SOURCES_KEPT = 3
+ORDER_MIN_COSINE = 0.85  # a pair this similar may anchor the monotone alignment
+_IMPLEMENTING = re.compile(r"(?:落实|贯彻|实施|执行)[^《》。；，,]{0,6}$")
+
+
+@cache
+def link_model() -> dict:
+    """Fitted weights, bias and the threshold below which a clause has no source."""
+    text = resources.files("index").joinpath("data/link_model.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def link_score(features: dict[str, float], model: dict | None = None) -> float:
+    model = model or link_model()
+    z = model["bias"] + sum(model["weights"][name] * features[name] for name in FEATURES)
+    return 1 / (1 + math.exp(-z))
+
+
+def kind_of(features: dict[str, float], local: str, source: str) -> str:
+    """verbatim: the wording is kept (≥ 90% of each text aligns); adapted: most of the local
+    text aligns or shares its bigrams; related: the meaning is close, the wording is not."""
+    alignment = smith_waterman(_key(local), _key(source))
+    if min(alignment.coverage(len(_key(local))), alignment.coverage(len(_key(source)))) >= 0.9:
+        return "verbatim"
+    if features["alignment"] >= 0.5 or features["overlap"] >= 0.6:
+        return "adapted"
+    return "related"
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+@dataclass
+class DocumentLink:
+    """A citation of one document, resolved to a document in the KB or not (target None)."""
+
+    title: str | None
+    doc_number: str | None
+    target: str | None
+    relation: str  # implements | cites
+
+
+def document_links(store: Store, doc_id: str) -> list[DocumentLink]:
+    """The document's citations, each once, resolved where the KB holds the cited document."""
+    doc = store.document(doc_id)
+    clauses = store.clauses_of(doc_id)
+    opening = [doc["title"], *(c["text"] for c in clauses[:3])]
+    implemented = {_title_key(t) for text in opening for t in _implemented_titles(text)}
+    citations = [asdict(c) for c in find_citations(doc["title"], doc["doc_number"])]
+    citations += store.all_citations(doc_id)
+    links: dict[tuple, DocumentLink] = {}
+    for citation in citations:
+        key = (_title_key(citation["title"] or ""), citation["doc_number"])
+        if key in links:
+            continue
+        target = resolve_citation(store, citation["title"], citation["doc_number"], doc_id)
+        relation = "implements" if key[0] and key[0] in implemented else "cites"
+        links[key] = DocumentLink(citation["title"], citation["doc_number"], target, relation)
+    return list(links.values())
+
+
+def _implemented_titles(text: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"《([^《》]+)》", text)
+            if _IMPLEMENTING.search(text[: m.start()])]  # fmt: skip
+
+
+def _title_key(title: str) -> str:
+    return normalize(title).replace(" ", "")
+
+
+def resolve_citation(store: Store, title: str | None, number: str | None, own: str) -> str | None:
+    """The doc_id a citation names: by 文号, else by title (also 中华人民共和国X法 for X法,
+    and the notice that issued it: 关于印发X的通知); the newest version when several."""
+    if number:
+        found = [r for r in store.documents_by_number(number) if r["doc_id"] != own]
+        if found:
+            return found[0]["doc_id"]
+    if not title:
+        return None
+    key = _title_key(title)
+    keys = [key, f"中华人民共和国{key}", f"关于印发{key}的通知", f"关于印发《{key}》的通知"]
+    found = [r for r in store.documents_by_title(keys) if r["doc_id"] != own]
+    return found[0]["doc_id"] if found else None
+
+
+# --- clauses ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    """A possible source clause of one local clause, with its evidence and score."""
+
+    local: int  # index into the local clauses
+    source: int  # index into the source clauses
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+
+
+def rank_sources(local_texts, local_vectors, source_texts, source_vectors, relation_weights):
+    """Score candidate sources for each local clause; returns candidates per local clause."""
+    cosine = local_vectors @ source_vectors.T
+    order = _monotone_pairs(cosine, relation_weights)
+    per_local: list[list[Candidate]] = []
+    for i, text in enumerate(local_texts):
+        top = np.argsort(-cosine[i])[:DENSE_CANDIDATES]
+        candidates = []
+        for j in dict.fromkeys([*top.tolist(), *(j for (a, j) in order if a == i)]):
+            features = pair_features(text, source_texts[j], float(cosine[i, j]))
+            features["relation"] = relation_weights[j]
+            features["order"] = 1.0 if (i, j) in order else 0.0
+            candidates.append(Candidate(i, j, features, link_score(features)))
+        per_local.append(sorted(candidates, key=lambda c: -c.score))
+    return per_local
+
+
+def pair_features(local: str, source: str, cosine: float) -> dict[str, float]:
+    a, b = _key(local), _key(source)
+    grams = _bigrams(a)
+    overlap = len(grams & _bigrams(b)) / len(grams) if grams else 0.0
+    alignment = smith_waterman(a, b).coverage(min(len(a), len(b)) or 1)
+    return {"cosine": cosine, "overlap": overlap, "alignment": min(alignment, 1.0)}
+
+
+def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tuple[int, int]]:
+    """Pairs on the best order-keeping alignment of the local clauses with each implemented
+    document's clauses (sources are contiguous per document, in document order)."""
+    implemented = [j for j, w in enumerate(relation_weights) if w == 1.0]
+    if not implemented:
+        return set()
+    columns = np.array(implemented)
+    gain = np.maximum(cosine[:, columns] - ORDER_MIN_COSINE, 0.0)
+    n, m = gain.shape
+    best = np.zeros((n + 1, m + 1))
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            diagonal = best[i - 1, j - 1] + gain[i - 1, j - 1]
+            best[i, j] = max(best[i - 1, j], best[i, j - 1], diagonal)
+    pairs, i, j = set(), n, m
+    while i and j:
+        if gain[i - 1, j - 1] > 0 and best[i, j] == best[i - 1, j - 1] + gain[i - 1, j - 1]:
+            pairs.add((i - 1, int(columns[j - 1])))
+            i, j = i - 1, j - 1
+        elif best[i, j] == best[i - 1, j]:
+            i -= 1
+        else:
+            j -= 1
+    return pairs
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", "", normalize_brackets(text))
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[k : k + 2] for k in range(len(text) - 1)}
+
+
+# --- computing and storing -----------------------------------------------------------------------
+
+
+class Linker:
+    """Computes and stores links for documents of one KB, inside the caller's transaction."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.documents = {d["doc_id"]: d for d in store.documents()}
+        self.centroids = store.doc_vectors()
+
+    def refresh(self, changed: set[str], removed_levels: set[str]) -> int:
+        """Citations of every document; sources of the documents a change may affect."""
+        for doc_id in changed & self.documents.keys():
+            clauses, vectors = self.store.clause_vectors(doc_id)
+            if clauses:
+                centroid = vectors.mean(axis=0)
+                self.centroids[doc_id] = centroid / (np.linalg.norm(centroid) + 1e-12)
+                self.store.save_doc_vector(doc_id, self.centroids[doc_id])
+        citations = {d: self._document_links(d) for d in self.documents}
+        count = 0
+        for doc_id in self._to_relink(changed, removed_levels):
+            rows = self._clause_link_rows(self.documents[doc_id], citations[doc_id])
+            self.store.replace_clause_links(doc_id, rows)
+            count += len(rows)
+        return count
+
+    def _document_links(self, doc_id: str) -> list[DocumentLink]:
+        links = document_links(self.store, doc_id)
+        rows = [(lk.title, lk.doc_number, lk.target, lk.relation) for lk in links]
+        self.store.replace_doc_links(doc_id, rows)
+        return links
+
+    def _to_relink(self, changed: set[str], removed_levels: set[str]) -> list[str]:
+        """The changed local documents, and every lower-level document when a national or
+        provincial document came, changed or went (its sources may have moved)."""
+        levels = {self.documents[d]["level"] for d in changed if d in self.documents}
+        top = min((LEVEL_RANK.get(lv, 3) for lv in levels | removed_levels), default=3)
+        return sorted(
+            d for d, doc in self.documents.items()
+            if doc["level"] != "national"
+            and (d in changed or LEVEL_RANK.get(doc["level"], 0) > top)
+        )  # fmt: skip
+
+    def source_documents(self, doc, links: list[DocumentLink]) -> dict[str, float]:
+        """Higher-level documents to search, with their relation weight (1 implements, .5 cites)."""
+        allowed = self._higher_documents(doc)
+        related: dict[str, float] = {}
+        for link in links:
+            if link.target in allowed:
+                weight = 1.0 if link.relation == "implements" else 0.5
+                related[link.target] = max(related.get(link.target, 0.0), weight)
+        nearest = self._nearest(doc["doc_id"], allowed)
+        return related | {d: 0.0 for d in nearest if d not in related}
+
+    def _higher_documents(self, doc) -> set[str]:
+        """National documents, and for a city or county those of its own province too."""
+        rank = LEVEL_RANK.get(doc["level"], 0)
+        province = Scope.of(doc["region"]).province
+        return {
+            d for d, other in self.documents.items()
+            if LEVEL_RANK.get(other["level"], 0) < rank
+            and (other["level"] == "national"
+                 or bool(province and (other["region"] or "").startswith(province)))
+        }  # fmt: skip
+
+    def _nearest(self, doc_id: str, allowed: set[str]) -> list[str]:
+        others = [d for d in allowed if d in self.centroids]
+        if doc_id not in self.centroids or not others:
+            return []
+        sims = np.vstack([self.centroids[d] for d in others]) @ self.centroids[doc_id]
+        return [others[i] for i in np.argsort(-sims)[:NEAREST_DOCS]]
+
+    def candidates(self, doc, links: list[DocumentLink]):
+        """(local clauses, source clauses, ranked candidates per local clause)."""
+        local, local_vectors = self.store.clause_vectors(doc["doc_id"])
+        sources, vectors, weights = [], [], []
+        for source_doc, weight in self.source_documents(doc, links).items():
+            clauses, matrix = self.store.clause_vectors(source_doc)
+            sources += clauses
+            vectors.append(matrix)
+            weights += [weight] * len(clauses)
+        if not local or not sources:
+            return local, sources, [[] for _ in local]
+        local_texts, source_texts = [c["text"] for c in local], [c["text"] for c in sources]
+        ranked = rank_sources(local_texts, local_vectors, source_texts, np.vstack(vectors), weights)
+        return local, sources, ranked
+
+    def _clause_link_rows(self, doc, links: list[DocumentLink]) -> list[tuple]:
+        local, sources, ranked = self.candidates(doc, links)
+        threshold = link_model()["threshold"]
+        rows = []
+        for clause, candidates in zip(local, ranked, strict=True):
+            kept = [c for c in candidates if c.score >= threshold][:SOURCES_KEPT]
+            for rank, cand in enumerate(kept):
+                source = sources[cand.source]
+                diff = [asdict(d) for d in differences(clause["text"], source["text"])]
+                rows.append((
+                    clause["clause_id"], source["clause_id"], source["doc_id"], rank,
+                    round(cand.score, 4), kind_of(cand.features, clause["text"], source["text"]),
+                    json.dumps(diff, ensure_ascii=False),
+                ))  # fmt: skip
+        return rows
