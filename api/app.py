@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import routes_owners
+from api import routes_links, routes_owners
 from api.deps import KB, SearcherDep, SettingsDep
 from api.schemas import (
     ClauseDetail,
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     _add_error_handlers(app)
     _add_routes(app)
     app.include_router(routes_owners.router)
+    app.include_router(routes_links.router)
     return app
 
 

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from api import cli_owners
+from api import cli_links, cli_owners
 from api.cli_options import KbOption, ModelOption, open_kb
 from api.settings import Settings
 from index.filters import FilterError, Filters
@@ -265,7 +265,10 @@ def serve(
     uvicorn.run(create_app(settings, knowledge_base), host=settings.host, port=settings.port)
 
 
-for command in (cli_owners.tasks, cli_owners.units, cli_owners.matrix, cli_owners.targets):
+for command in (
+    cli_owners.tasks, cli_owners.units, cli_owners.matrix, cli_owners.targets,
+    cli_links.links, cli_links.derived, cli_links.coverage,
+):  # fmt: skip
     app.command()(command)
 
 if __name__ == "__main__":

@@ -88,11 +88,12 @@ def document_links(store: Store, doc_id: str) -> list[DocumentLink]:
     implemented = {_title_key(t) for text in opening for t in _implemented_titles(text)}
     citations = [asdict(c) for c in find_citations(doc["title"], doc["doc_number"])]
     citations += store.all_citations(doc_id)
+    own_title = re.sub(r"^关于印发|的通知$", "", _bare(doc["title"]))
     links: dict[tuple, DocumentLink] = {}
     for citation in citations:
         key = (_title_key(citation["title"] or ""), citation["doc_number"])
-        if key in links:
-            continue
+        if key in links or (key[0] and _bare(key[0]) == own_title):
+            continue  # a notice quoting the title of what it issues does not cite it
         target = resolve_citation(store, citation["title"], citation["doc_number"], doc_id)
         relation = "implements" if key[0] and key[0] in implemented else "cites"
         links[key] = DocumentLink(citation["title"], citation["doc_number"], target, relation)
@@ -102,6 +103,10 @@ def document_links(store: Store, doc_id: str) -> list[DocumentLink]:
 def _implemented_titles(text: str) -> list[str]:
     return [m.group(1) for m in re.finditer(r"《([^《》]+)》", text)
             if _IMPLEMENTING.search(text[: m.start()])]  # fmt: skip
+
+
+def _bare(title: str) -> str:
+    return re.sub(r"[《》〈〉<>\s]", "", normalize(title))
 
 
 def _title_key(title: str) -> str:
