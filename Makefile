@@ -50,11 +50,19 @@ bench: setup model
 # Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid;
 # then unit and target tags against the hand-labelled seeds.
 EVAL_KB := .kb/eval
+# Cross-level links are measured on the seeds plus a national law and its local 实施办法.
+LINKS_KB := .kb/links
+LAWREF := ../shared/corpora/lawrefbook
+LINK_LAWS := "$(LAWREF)/行政法/消防法(2021-04-29).md" \
+	"$(LAWREF)/DLC/广东地方法规/地方性法规/广东/广东省实施《消防法》办法(2022-03-29).md"
 eval: setup model
 	rm -rf $(EVAL_KB)
 	$(VENV)/bin/policykb ingest corpus --kb $(EVAL_KB)
 	$(PY) -m index.evaluation tests/eval --kb $(EVAL_KB)
 	$(PY) -m ingest.evaluation tests/eval corpus
+	rm -rf $(LINKS_KB)
+	$(VENV)/bin/policykb ingest corpus $(LINK_LAWS) --kb $(LINKS_KB)
+	$(PY) -m index.link_training tests/eval --kb $(LINKS_KB)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -192,6 +192,11 @@ def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tu
     return pairs
 
 
+def _measures(clauses: list, vectors: np.ndarray) -> tuple[list, np.ndarray]:
+    keep = [i for i, c in enumerate(clauses) if c["kind"] != "heading"]
+    return [clauses[i] for i in keep], vectors[keep] if keep else vectors[:0]
+
+
 def _key(text: str) -> str:
     return re.sub(r"\s+", "", normalize_brackets(text))
 
@@ -274,11 +279,12 @@ class Linker:
         return [others[i] for i in np.argsort(-sims)[:NEAREST_DOCS]]
 
     def candidates(self, doc, links: list[DocumentLink]):
-        """(local clauses, source clauses, ranked candidates per local clause)."""
-        local, local_vectors = self.store.clause_vectors(doc["doc_id"])
+        """(local clauses, source clauses, ranked candidates per local clause); headings
+        (第一章 总则, （一）推动形成…) organise measures and are not linked."""
+        local, local_vectors = _measures(*self.store.clause_vectors(doc["doc_id"]))
         sources, vectors, weights = [], [], []
         for source_doc, weight in self.source_documents(doc, links).items():
-            clauses, matrix = self.store.clause_vectors(source_doc)
+            clauses, matrix = _measures(*self.store.clause_vectors(source_doc))
             sources += clauses
             vectors.append(matrix)
             weights += [weight] * len(clauses)

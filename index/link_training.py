@@ -1,0 +1,162 @@
+"""Fit and measure the link model on labelled local → source clause pairs.
+
+``python -m index.link_training tests/eval --kb DIR`` (part of ``make eval``) prints, for the
+labelled local clauses of tests/eval/links.jsonl:
+
+- top-1 precision (of the clauses given a source, the share whose first source is labelled)
+  and recall (of the clauses that have a labelled source, the share found first);
+- precision and recall of "none" (no source above the threshold).
+
+``--fit`` refits the weights (logistic regression over the candidates' evidence, positives
+being labelled sources) and the threshold (the one that gets most clauses right), writes
+index/data/link_model.json, and also prints the cross-document check: fitted on one local
+document, measured on the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from index.kb import KnowledgeBase
+from index.links import FEATURES, Candidate, Linker, document_links, link_score
+from ingest.text import normalize
+
+
+@dataclass
+class Example:
+    """One labelled local clause: its candidates and which of them are labelled sources."""
+
+    doc: str
+    candidates: list[Candidate]
+    positive: list[bool]
+    labelled_sources: int = 0
+
+
+def _key(text: str) -> str:
+    return "".join(normalize(text).split())
+
+
+def _find(clauses, start: str):
+    start = _key(start)
+    for clause in clauses:
+        if _key(clause["text"]).startswith(start) or start in _key(clause["text"])[:60]:
+            return clause
+    return None
+
+
+def build_examples(kb: KnowledgeBase, labels: list[dict]) -> list[Example]:
+    docs = {Path(d.source).name: d for d in kb.documents()}
+    linker = Linker(kb.store)
+
+    def doc_of(ref: str):
+        return next(d for name, d in sorted(docs.items()) if name.startswith(ref))
+
+    examples, cache = [], {}
+    for row in labels:
+        doc = doc_of(row["local"]["doc"])
+        if doc.doc_id not in cache:
+            stored = kb.store.document(doc.doc_id)
+            cache[doc.doc_id] = linker.candidates(stored, document_links(kb.store, doc.doc_id))
+        local, sources, ranked = cache[doc.doc_id]
+        clause = _find(local, row["local"]["clause"])
+        if clause is None:
+            raise ValueError(f"links.jsonl: no clause of {row['local']['doc']} starts "
+                             f"{row['local']['clause']!r}")  # fmt: skip
+        wanted = set()
+        for source in row["sources"]:
+            found = _find(kb.store.clauses_of(doc_of(source["doc"]).doc_id), source["clause"])
+            if found is None:
+                raise ValueError(f"links.jsonl: no source clause starts {source['clause']!r}")
+            wanted.add(found["clause_id"])
+        candidates = ranked[local.index(clause)]
+        positive = [sources[c.source]["clause_id"] in wanted for c in candidates]
+        examples.append(Example(doc.doc_id, candidates, positive, len(wanted)))
+    return examples
+
+
+def evaluate(examples: list[Example], model: dict) -> dict[str, float]:
+    """Top-1 precision/recall of the source and precision/recall of "none"."""
+    given = right = sourced = none_said = none_right = none_labelled = 0
+    for ex in examples:
+        scores = [link_score(c.features, model) for c in ex.candidates]
+        scored = sorted(zip(scores, ex.positive, strict=True), key=lambda s: -s[0])
+        says_none = not scored or scored[0][0] < model["threshold"]
+        sourced += ex.labelled_sources > 0
+        none_labelled += ex.labelled_sources == 0
+        if says_none:
+            none_said += 1
+            none_right += ex.labelled_sources == 0
+        else:
+            given += 1
+            right += scored[0][1]
+    return {
+        "top1_precision": right / given if given else 0.0,
+        "top1_recall": right / sourced if sourced else 0.0,
+        "none_precision": none_right / none_said if none_said else 0.0,
+        "none_recall": none_right / none_labelled if none_labelled else 0.0,
+    }
+
+
+def fit(examples: list[Example], steps: int = 3000, l2: float = 0.01) -> dict:
+    """Logistic regression by gradient descent, then the threshold that gets most clauses right."""
+    x = np.array([[c.features[f] for f in FEATURES] for ex in examples for c in ex.candidates])
+    y = np.array([p for ex in examples for p in ex.positive], dtype=float)
+    w, b = np.zeros(len(FEATURES)), 0.0
+    pos_weight = (len(y) - y.sum()) / max(y.sum(), 1)  # balance the few positives
+    sample = np.where(y == 1, pos_weight, 1.0)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        grad = (p - y) * sample
+        w -= 0.5 * (x.T @ grad / len(y) + l2 * w)
+        b -= 0.5 * grad.mean()
+    model = {"weights": dict(zip(FEATURES, map(float, np.round(w, 4)), strict=True)),
+             "bias": float(round(b, 4)), "threshold": 0.5}  # fmt: skip
+    best = max(np.arange(0.05, 1.0, 0.05),
+               key=lambda t: _correct(examples, {**model, "threshold": float(t)}))  # fmt: skip
+    model["threshold"] = float(round(best, 2))
+    return model
+
+
+def _correct(examples: list[Example], model: dict) -> float:
+    m = evaluate(examples, model)
+    return m["top1_recall"] + m["top1_precision"] + m["none_precision"] + m["none_recall"]
+
+
+def format_metrics(name: str, metrics: dict[str, float], count: int) -> str:
+    keys = ("top1_precision", "top1_recall", "none_precision", "none_recall")
+    cells = " | ".join(f"{metrics[k]:.3f}" for k in keys)
+    return f"| {name} ({count}) | {cells} |"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("eval_dir", type=Path)
+    parser.add_argument("--kb", type=Path, required=True)
+    parser.add_argument("--fit", action="store_true", help="refit and write link_model.json")
+    args = parser.parse_args(argv)
+    labels = [json.loads(x) for x in (args.eval_dir / "links.jsonl").read_text("utf-8").split("\n")
+              if x.strip()]  # fmt: skip
+    kb = KnowledgeBase(args.kb)
+    examples = build_examples(kb, labels)
+    path = Path(__file__).parent / "data" / "link_model.json"
+    model = json.loads(path.read_text("utf-8"))
+    print("| labelled local clauses | top-1 P | top-1 R | none P | none R |")
+    print("|---|---|---|---|---|")
+    if args.fit:
+        model = {"_comment": "written by python -m index.link_training --fit", **fit(examples)}
+        path.write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        for held_out in sorted({ex.doc for ex in examples}):
+            train = [ex for ex in examples if ex.doc != held_out]
+            test = [ex for ex in examples if ex.doc == held_out]
+            print(format_metrics(f"{held_out}, fitted on the others", evaluate(test, fit(train)),
+                                 len(test)))  # fmt: skip
+    print(format_metrics("all", evaluate(examples, model), len(examples)))
+
+
+if __name__ == "__main__":
+    main()
