@@ -105,7 +105,7 @@ def main() -> None:
     print(f"corpus: {args.folder} ({len(files)} files), KB: {folder}")
     print(f"documents: {docs} ingested, {len(report.failed)} refused;"
           f" clauses: {report.clauses}; windows embedded: {windows}")  # fmt: skip
-    for stage in ("parse", "embed", "index"):
+    for stage in ("parse", "embed", "index", "links"):
         seconds = report.seconds[stage]
         print(f"{stage}: {seconds:.1f} s ({docs / seconds:.1f} docs/s,"
               f" {report.clauses / seconds:.0f} clauses/s)")  # fmt: skip
@@ -113,7 +113,9 @@ def main() -> None:
     print(f"model: {encoder.seconds:.1f} s ({windows / encoder.seconds:.1f} windows/s);"
           f" pipeline around the model (embed + index stages minus model): {overhead:.1f} s"
           f" = {100 * overhead / encoder.seconds:.1f}% of model time")  # fmt: skip
-    print(f"total ingest: {total:.1f} s")
+    print(f"total ingest: {total:.1f} s, of which links {report.seconds['links']:.1f} s"
+          f" ({kb.store.db.execute('SELECT count(*) FROM clause_links').fetchone()[0]}"
+          " clause links stored)")  # fmt: skip
     print(f"peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     kb.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     print(f"KB size on disk: {folder_mb(folder):.1f} MB")
