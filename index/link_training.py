@@ -24,7 +24,7 @@ import numpy as np
 
 from index.kb import KnowledgeBase
 from index.links import FEATURES, Candidate, Linker, document_links, link_score
-from ingest.text import normalize
+from ingest.evaluation import find_by_start
 
 
 @dataclass
@@ -37,16 +37,8 @@ class Example:
     labelled_sources: int = 0
 
 
-def _key(text: str) -> str:
-    return "".join(normalize(text).split())
-
-
 def _find(clauses, start: str):
-    start = _key(start)
-    for clause in clauses:
-        if _key(clause["text"]).startswith(start) or start in _key(clause["text"])[:60]:
-            return clause
-    return None
+    return find_by_start(clauses, lambda c: c["text"], start)
 
 
 def build_examples(kb: KnowledgeBase, labels: list[dict]) -> list[Example]:

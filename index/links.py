@@ -56,11 +56,10 @@ def link_score(features: dict[str, float], model: dict | None = None) -> float:
     return 1 / (1 + math.exp(-z))
 
 
-def kind_of(features: dict[str, float], local: str, source: str) -> str:
+def kind_of(features: dict[str, float]) -> str:
     """verbatim: the wording is kept (≥ 90% of each text aligns); adapted: most of the local
     text aligns or shares its bigrams; related: the meaning is close, the wording is not."""
-    alignment = smith_waterman(_key(local), _key(source))
-    if min(alignment.coverage(len(_key(local))), alignment.coverage(len(_key(source)))) >= 0.9:
+    if features["aligned_both"] >= 0.9:
         return "verbatim"
     if features["alignment"] >= 0.5 or features["overlap"] >= 0.6:
         return "adapted"
@@ -159,11 +158,15 @@ def rank_sources(local_texts, local_vectors, source_texts, source_vectors, relat
 
 
 def pair_features(local: str, source: str, cosine: float) -> dict[str, float]:
+    """The wording evidence of a pair; ``aligned_both`` (the alignment's share of the longer
+    text) is not a model feature, it tells verbatim from adapted."""
     a, b = _key(local), _key(source)
     grams = _bigrams(a)
     overlap = len(grams & _bigrams(b)) / len(grams) if grams else 0.0
-    alignment = smith_waterman(a, b).coverage(min(len(a), len(b)) or 1)
-    return {"cosine": cosine, "overlap": overlap, "alignment": min(alignment, 1.0)}
+    aligned = smith_waterman(a, b)
+    return {"cosine": cosine, "overlap": overlap,
+            "alignment": min(aligned.coverage(min(len(a), len(b)) or 1), 1.0),
+            "aligned_both": aligned.coverage(max(len(a), len(b)) or 1)}  # fmt: skip
 
 
 def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tuple[int, int]]:
@@ -305,7 +308,7 @@ class Linker:
                 diff = [asdict(d) for d in differences(clause["text"], source["text"])]
                 rows.append((
                     clause["clause_id"], source["clause_id"], source["doc_id"], rank,
-                    round(cand.score, 4), kind_of(cand.features, clause["text"], source["text"]),
+                    round(cand.score, 4), kind_of(cand.features),
                     json.dumps(diff, ensure_ascii=False),
                 ))  # fmt: skip
         return rows

@@ -54,12 +54,18 @@ def _key(text: str) -> str:
     return "".join(normalize(text).split())
 
 
-def find_clause(parsed: ParsedDocument, start: str):
-    """The clause whose text starts with ``start`` (or has it near its start)."""
+def find_by_start(items: list, text_of, start: str):
+    """The item whose text starts with ``start`` (else has it near its start), as labels
+    name clauses; None when there is none."""
     start = _key(start)
-    keys = [(_key(c.text), c) for c in parsed.clauses]
-    exact = [c for k, c in keys if k.startswith(start)]
-    return (exact or [c for k, c in keys if start in k[:60]] or [None])[0]
+    keys = [(_key(text_of(item)), item) for item in items]
+    exact = [item for k, item in keys if k.startswith(start)]
+    return (exact or [item for k, item in keys if start in k[:60]] or [None])[0]
+
+
+def find_clause(parsed: ParsedDocument, start: str):
+    """The clause of a parsed document that a label's text start names."""
+    return find_by_start(parsed.clauses, lambda c: c.text, start)
 
 
 def score_units(seeds: dict[str, ParsedDocument], labels: list[dict]) -> tuple[Score, Score]:
