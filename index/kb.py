@@ -238,6 +238,9 @@ class KnowledgeBase:
                     *self.store.doc_ids_from_source(doc.document.source),
                 }
                 for doc_id in sources:
+                    replaced = self.store.document(doc_id)
+                    if replaced and doc_id != doc.document.doc_id:
+                        change.removed_docs[doc_id] = replaced["level"]
                     change.removed += self.store.window_ids(doc_id)
                     self.store.delete_document(doc_id)
                 clause_windows = [
@@ -253,7 +256,7 @@ class KnowledgeBase:
             return False
         with self._change() as change:
             change.removed += self.store.window_ids(doc_id)
-            change.removed_levels.add(self.store.document(doc_id)["level"])
+            change.removed_docs[doc_id] = self.store.document(doc_id)["level"]
             self.store.delete_document(doc_id)
         return True
 
@@ -267,7 +270,7 @@ class KnowledgeBase:
             with self.store.transaction():
                 yield change
                 started = time.perf_counter()
-                Linker(self.store).refresh(change.changed, change.removed_levels)
+                Linker(self.store).refresh(change.changed, change.removed_docs)
                 self.link_seconds = time.perf_counter() - started
                 if change.removed:
                     index.remove_ids(np.array(change.removed, dtype=np.int64))
@@ -297,4 +300,4 @@ class _Change:
     removed: list[int] = field(default_factory=list)
     added: list[int] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # documents added or replaced
-    removed_levels: set[str] = field(default_factory=set)  # levels of documents removed
+    removed_docs: dict[str, str] = field(default_factory=dict)  # doc_id → level, removed

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from index.kb import KnowledgeBase
-from index.links import FEATURES, Candidate, Linker, document_links, link_score
+from index.links import FEATURES, Candidate, Linker, link_score
 from ingest.evaluation import find_by_start
 
 
@@ -53,7 +53,7 @@ def build_examples(kb: KnowledgeBase, labels: list[dict]) -> list[Example]:
         doc = doc_of(row["local"]["doc"])
         if doc.doc_id not in cache:
             stored = kb.store.document(doc.doc_id)
-            cache[doc.doc_id] = linker.candidates(stored, document_links(kb.store, doc.doc_id))
+            cache[doc.doc_id] = linker.candidates(stored, linker.stored_links(doc.doc_id))
         local, sources, ranked = cache[doc.doc_id]
         clause = _find(local, row["local"]["clause"])
         if clause is None:

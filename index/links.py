@@ -219,27 +219,44 @@ class Linker:
         self.documents = {d["doc_id"]: d for d in store.documents()}
         self.centroids = store.doc_vectors()
 
-    def refresh(self, changed: set[str], removed_levels: set[str]) -> int:
-        """Citations of every document; sources of the documents a change may affect."""
+    def refresh(self, changed: set[str], removed: dict[str, str]) -> int:
+        """After documents were added or replaced (``changed``) or removed (doc_id → level):
+        the citations that may now resolve differently, then the clause sources they affect."""
         for doc_id in changed & self.documents.keys():
             clauses, vectors = self.store.clause_vectors(doc_id)
             if clauses:
                 centroid = vectors.mean(axis=0)
                 self.centroids[doc_id] = centroid / (np.linalg.norm(centroid) + 1e-12)
                 self.store.save_doc_vector(doc_id, self.centroids[doc_id])
-        citations = {d: self._document_links(d) for d in self.documents}
+        for doc_id in self._stale_citations(changed, removed) & self.documents.keys():
+            rows = [(lk.title, lk.doc_number, lk.target, lk.relation)
+                    for lk in document_links(self.store, doc_id)]  # fmt: skip
+            self.store.replace_doc_links(doc_id, rows)
         count = 0
-        for doc_id in self._to_relink(changed, removed_levels):
-            rows = self._clause_link_rows(self.documents[doc_id], citations[doc_id])
+        for doc_id in self._to_relink(changed, set(removed.values())):
+            rows = self._clause_link_rows(self.documents[doc_id], self.stored_links(doc_id))
             self.store.replace_clause_links(doc_id, rows)
             count += len(rows)
         return count
 
-    def _document_links(self, doc_id: str) -> list[DocumentLink]:
-        links = document_links(self.store, doc_id)
-        rows = [(lk.title, lk.doc_number, lk.target, lk.relation) for lk in links]
-        self.store.replace_doc_links(doc_id, rows)
-        return links
+    def _stale_citations(self, changed: set[str], removed: dict[str, str]) -> set[str]:
+        """Documents whose citations may resolve differently: the changed ones, those citing a
+        changed or removed document (or an older version of a changed one), and, when
+        documents came, those with unresolved citations."""
+        stale = set(changed)
+        targets = set(changed) | set(removed)
+        for doc_id in changed & self.documents.keys():
+            title = self.documents[doc_id]["title"]
+            targets |= {r["doc_id"] for r in self.store.documents_by_title([_title_key(title)])}
+        for target in targets:
+            stale.update(self.store.linked_from(target))
+        if changed:
+            stale.update(self.store.documents_with_unresolved_citations())
+        return stale
+
+    def stored_links(self, doc_id: str) -> list[DocumentLink]:
+        return [DocumentLink(r["title"], r["doc_number"], r["target"], r["relation"])
+                for r in self.store.doc_links(doc_id)]  # fmt: skip
 
     def _to_relink(self, changed: set[str], removed_levels: set[str]) -> list[str]:
         """The changed local documents, and every lower-level document when a national or

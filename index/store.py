@@ -382,6 +382,10 @@ class Store:
         rows = self.db.execute("SELECT DISTINCT doc_id FROM doc_links WHERE target = ?", (target,))
         return [r[0] for r in rows]
 
+    def documents_with_unresolved_citations(self) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT doc_id FROM doc_links WHERE target IS NULL")
+        return [r[0] for r in rows]
+
     def replace_clause_links(self, doc_id: str, links: list[tuple]) -> None:
         """links: (clause_id, source_id, source_doc, rank, score, kind, diff JSON)."""
         self.db.execute("DELETE FROM clause_links WHERE doc_id = ?", (doc_id,))
