@@ -53,6 +53,18 @@ class StoredClause:
         )  # fmt: skip
 
 
+@dataclass
+class ClauseCitation:
+    """Which clause of which document: what every clause-level answer starts with."""
+
+    clause_id: str
+    doc_id: str
+    doc_title: str
+    doc_number: str | None
+    level: str
+    region: str | None
+
+
 class DocumentNotFound(LookupError):
     """No document, or more than one, answers to a reference; the message lists the matches."""
 

@@ -22,6 +22,7 @@ from index.lexical import (
     quoted_phrase,
     words,
 )
+from index.records import ClauseCitation
 from index.windows import Span, sentences
 from ingest.text import normalize
 from ingest.units import UnitResolver
@@ -45,15 +46,9 @@ class Highlight:
 
 
 @dataclass
-class SearchHit:
+class SearchHit(ClauseCitation):
     """One clause in a result list, with what a reader needs to cite it."""
 
-    clause_id: str
-    doc_id: str
-    doc_title: str
-    doc_number: str | None
-    level: str
-    region: str | None
     label: str
     path: list[str]
     text: str

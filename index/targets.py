@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from index.filters import Filters
+from index.records import ClauseCitation
 from index.store import Store
 from ingest.targets import metric_key
 
@@ -24,15 +25,9 @@ CSV_FIELDS = (
 
 
 @dataclass
-class TargetRow:
+class TargetRow(ClauseCitation):
     """One quantitative target with where it comes from."""
 
-    clause_id: str
-    doc_id: str
-    doc_title: str
-    doc_number: str | None
-    level: str
-    region: str | None
     path: list[str]
     text: str
     metric: str | None
