@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import routes_links, routes_owners
+from api import routes_links, routes_owners, web
 from api.deps import KB, SearcherDep, SettingsDep
 from api.schemas import (
     ClauseDetail,
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     _add_routes(app)
     app.include_router(routes_owners.router)
     app.include_router(routes_links.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
     return app
 
 

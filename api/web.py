@@ -1,0 +1,219 @@
+"""The web page: server-rendered Chinese pages over the same KB as the JSON API.
+
+Pages live under ``/`` (search) and ``/ui/…``; the JSON API keeps its own paths. Templates
+autoescape everything; text is marked by offsets (api.marks), never by HTML from the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import jinja2
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from api import marks
+from api.deps import KB, Directory, SearcherDep, SettingsDep
+from index import link_views
+from index.filters import FilterError, Filters
+from index.owners import AmbiguousUnit, UnitNotFound, ownership_matrix, unit_id
+from index.records import DocumentNotFound, clause_tree
+from index.search import MAX_QUERY_CHARS, QueryError
+from index.targets import list_targets
+from ingest.models import Level
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+LEVEL_NAMES = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "区县级"}
+ROLE_NAMES = {"lead": "牵头", "responsible": "责任", "mentioned": "提及"}
+LINK_KINDS = {"verbatim": "照搬", "adapted": "改写", "related": "相关"}
+STATUS_NAMES = {"issued": "已印发", "draft": "征求意见稿"}
+CHANGE_NAMES = {"added": "新增", "dropped": "删减", "changed": "改动"}
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
+
+
+def citation(title: str, doc_number: str | None, path: list[str]) -> str:
+    """How a drafter cites a clause: 《title》（文号）path."""
+    number = f"（{doc_number}）" if doc_number else ""
+    return f"《{title}》{number}{' '.join(p for p in path if p)}"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        trim_blocks=True, lstrip_blocks=True,
+    )  # fmt: skip
+    env.globals.update(
+        level_name=lambda level: LEVEL_NAMES.get(level, level or ""),
+        role_name=lambda role: ROLE_NAMES.get(role, role),
+        link_kind=lambda kind: LINK_KINDS.get(kind, kind),
+        change_name=lambda kind: CHANGE_NAMES.get(kind, kind),
+        status_name=lambda status: STATUS_NAMES.get(status, status),
+        citation=citation, runs=marks.runs, unit_id=unit_id, LEVEL_NAMES=LEVEL_NAMES,
+    )  # fmt: skip
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _problem(request: Request, error: Exception) -> HTMLResponse:
+    """A lookup or input the KB cannot answer, as a page: what went wrong and what is close."""
+    status = 422
+    if isinstance(error, LookupError):
+        status = 409 if isinstance(error, AmbiguousUnit) else 404
+    others = getattr(error, "suggestions", None) or getattr(error, "candidates", None) or []
+    return _page(request, "problem.html", status, message=str(error), units=others)
+
+
+def _optional(value: str | None) -> str | None:
+    """Empty form fields mean no filter."""
+    return value.strip() or None if value else None
+
+
+def _year(value: str | None, field: str) -> int | None:
+    value = _optional(value)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) != 4:
+        raise FilterError(f"{field}: {value!r} is not a year such as 2023")
+    return int(value)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def search_page(
+    request: Request, kb: KB, searcher: SearcherDep, settings: SettingsDep,
+    q: Text = "", exact: str | None = None, level: str | None = None, region: str | None = None,
+    doc: str | None = None, unit: str | None = None, year_from: str | None = None,
+    year_to: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """The search box and its filters; results when there is a query."""
+    form = {"q": q, "exact": bool(exact), "level": _optional(level), "region": _optional(region),
+            "doc": _optional(doc), "unit": _optional(unit), "year_from": _optional(year_from),
+            "year_to": _optional(year_to)}  # fmt: skip
+    context = {"form": form, "hits": None, "regions": sorted(kb.store.regions()),
+               "documents": kb.documents(), "levels": [lv.value for lv in Level]}  # fmt: skip
+    if not q.strip():
+        return _page(request, "search.html", **context)
+    try:
+        filters = Filters(form["level"], form["region"], form["doc"], form["unit"],
+                          _year(year_from, "year_from"), _year(year_to, "year_to"))  # fmt: skip
+        hits = searcher.search(q, settings.top_k, filters, "phrase" if exact else "hybrid")
+    except (QueryError, FilterError) as error:
+        return _page(request, "search.html", 422, error=str(error), **context)
+    context["hits"] = [_hit(asdict(h)) for h in hits]
+    return _page(request, "search.html", **context)
+
+
+def _hit(hit: dict) -> dict:
+    hit["runs"] = marks.runs(hit["text"], marks.hit_marks(hit["text"], hit["highlight"],
+                                                          hit["targets"]))  # fmt: skip
+    hit["chips"] = _chips(hit["units"])
+    return hit
+
+
+def _chips(units: list[dict]) -> list[dict]:
+    """One chip per unit, with its strongest role: lead over responsible over mentioned."""
+    order = {"lead": 0, "responsible": 1, "mentioned": 2}
+    best: dict[str, dict] = {}
+    for unit in units:
+        known = best.get(unit["canonical"])
+        if known is None or order.get(unit["role"], 3) < order.get(known["role"], 3):
+            best[unit["canonical"]] = unit
+    return sorted(best.values(), key=lambda u: order.get(u["role"], 3))
+
+
+@router.get("/ui/documents", response_class=HTMLResponse)
+async def documents_page(request: Request, kb: KB) -> HTMLResponse:
+    return _page(request, "documents.html", documents=kb.documents())
+
+
+@router.get("/ui/documents/{ref}", response_class=HTMLResponse)
+async def document_page(request: Request, kb: KB, directory: Directory, ref: str) -> HTMLResponse:
+    """Metadata, the clause tree, what it implements and cites, coverage, who owns what."""
+    try:
+        doc = kb.find_document(ref)
+    except DocumentNotFound as error:
+        return _problem(request, error)
+    links = link_views.document_links(kb.store, doc.doc_id)
+    sources = {c["clause_id"]: c["sources"] for c in links["links"] if c["sources"]}
+    return _page(
+        request, "document.html", doc=doc, tree=clause_tree(kb.clauses(doc.doc_id)),
+        links=links, sources=sources, coverage=link_views.coverage(kb.store, doc.doc_id),
+        matrix=ownership_matrix(directory, [doc.doc_id], doc.title),
+    )  # fmt: skip
+
+
+@router.get("/ui/clauses/{clause_id}", response_class=HTMLResponse)
+async def clause_page(request: Request, kb: KB, clause_id: str) -> HTMLResponse:
+    """The clause among its neighbours, its sources with the differences, its derived clauses."""
+    clause = kb.clause(clause_id)
+    if clause is None:
+        return _problem(request, LookupError(f"clause: no clause {clause_id!r}"))
+    siblings = kb.clauses(clause.doc_id)
+    at = next(i for i, c in enumerate(siblings) if c.clause_id == clause_id)
+    sources = link_views.sources(kb.store, clause_id)
+    for source in sources:
+        diff = source["diff"]
+        source["source_runs"] = marks.runs(source["text"], marks.diff_marks(diff, "source"))
+        source["local_runs"] = marks.runs(clause.text, marks.diff_marks(diff, "local"))
+    return _page(
+        request, "clause.html", clause=clause, doc=kb.document(clause.doc_id),
+        before=siblings[max(0, at - 1):at], after=siblings[at + 1:at + 2],
+        text_runs=marks.runs(clause.text, marks.target_marks(clause.text, clause.targets)),
+        chips=_chips(clause.units), sources=sources,
+        derived=link_views.derived(kb.store, clause_id),
+    )  # fmt: skip
+
+
+@router.get("/ui/units", response_class=HTMLResponse)
+async def units_page(
+    request: Request, directory: Directory, q: Text = "", region: str | None = None
+) -> HTMLResponse:
+    found = directory.units(_optional(q), _optional(region))
+    return _page(request, "units.html", units=found, q=q, region=region or "")
+
+
+@router.get("/ui/units/{ref}", response_class=HTMLResponse)
+async def unit_page(
+    request: Request, directory: Directory, ref: str, region: str | None = None,
+    role: str = "any",
+) -> HTMLResponse:  # fmt: skip
+    """A unit's names and its tasks with roles, by document (newest first)."""
+    region = _optional(region)
+    try:
+        unit = directory.get(ref) or directory.resolve(ref, region)
+        tasks = directory.tasks(unit, role, region)
+    except (UnitNotFound, AmbiguousUnit) as error:
+        return _problem(request, error)
+    except ValueError as error:
+        return _problem(request, FilterError(str(error)))
+    documents = len({t.doc_id for t in tasks})
+    return _page(request, "unit.html", unit=unit, tasks=tasks, documents=documents,
+                 region=region or "", role=role)  # fmt: skip
+
+
+@router.get("/ui/targets", response_class=HTMLResponse)
+async def targets_page(
+    request: Request, kb: KB, level: str | None = None, region: str | None = None,
+    doc: str | None = None, year: str | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """Every target, its metric lined up across documents; sorting and filtering in the page."""
+    form = {"level": _optional(level), "region": _optional(region), "doc": _optional(doc),
+            "year": _optional(year)}  # fmt: skip
+    try:
+        filters = Filters(level=form["level"], region=form["region"], doc=form["doc"])
+        rows = list_targets(kb.store, filters, _year(year, "year"))
+    except FilterError as error:
+        return _problem(request, error)
+    return _page(request, "targets.html", rows=rows, form=form, regions=sorted(kb.store.regions()),
+                 levels=[lv.value for lv in Level])  # fmt: skip
