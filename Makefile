@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup model serve run test lint bench eval clean
+.PHONY: setup model browser serve run test lint bench eval clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,13 @@ $(STAMP): pyproject.toml
 model: setup
 	$(PY) -m index.offline_model
 
+# The web page's tests drive Debian's chromium (playwright cannot download browsers here);
+# a CJK font makes their screenshots readable. Installed once, as root, with apt.
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { apt-get update -q \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); }
+
 # The README's main command: the KB of corpus/ (model included), served on 127.0.0.1:8000.
 SERVE_KB := .kb/corpus
 # A KB of an older format (exit status 2) is rebuilt: .kb/ holds derived state only.
@@ -34,7 +41,7 @@ run: setup
 	$(VENV)/bin/policykb parse corpus --summary
 
 # pytest exits 5 when it collects no tests: that fails the build, and says so.
-test: setup model
+test: setup model browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ingest.models import ParsedDocument
@@ -49,3 +55,39 @@ def corpus_kb(tmp_path_factory):
     assert not report.failed, report.failed
     yield kb
     kb.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def corpus_server(corpus_kb, tmp_path_factory):
+    """`policykb serve` on the corpus KB, as a real uvicorn process on 127.0.0.1: its URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "api.cli", "serve", "--kb", str(corpus_kb.folder),
+               "--port", str(port)]  # fmt: skip
+    log = open(tmp_path_factory.mktemp("server") / "stderr.log", "w+b")  # noqa: SIM115
+    server = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, server, log)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, log, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.5)
+    log.seek(0)
+    raise RuntimeError(f"policykb serve did not come up at {url}:\n{log.read().decode()[-2000:]}")

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -80,28 +73,7 @@ def test_openapi_docs(client):
     assert "/search" in client.get("/openapi.json").json()["paths"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_policykb_serve_runs_a_real_server(corpus_kb):
-    port = free_port()
-    command = [sys.executable, "-m", "api.cli", "serve", "--kb", str(corpus_kb.folder),
-               "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stderr=subprocess.PIPE)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        response = httpx.get(f"{url}/search", params={"q": "“头雁效应”"})
-        assert response.status_code == 200
-        assert [r["label"] for r in response.json()["results"]] == ["（一）"]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def test_policykb_serve_runs_a_real_server(corpus_server):
+    response = httpx.get(f"{corpus_server}/search", params={"q": "“头雁效应”"})
+    assert response.status_code == 200
+    assert [r["label"] for r in response.json()["results"]] == ["（一）"]

@@ -127,3 +127,15 @@ document.addEventListener("input", (event) => {
     filterTable(document.getElementById(box.dataset.table), box.value);
   }
 });
+
+// Empty filters stay out of the address, so a search's URL reads as what was asked.
+document.addEventListener("submit", (event) => {
+  for (const field of event.target.querySelectorAll("input, select")) {
+    if (field.name && field.value === "") field.disabled = true;
+  }
+});
+
+// Coming back to a page through history re-enables what the submit disabled.
+window.addEventListener("pageshow", () => {
+  document.querySelectorAll("form [disabled]").forEach((field) => { field.disabled = false; });
+});
