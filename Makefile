@@ -26,8 +26,9 @@ model: setup
 # a CJK font makes their screenshots readable. Installed once, as root, with apt.
 BROWSER_PACKAGES := chromium fonts-wqy-microhei
 browser:
-	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { apt-get update -q \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); }
+	@{ command -v chromium && fc-list :lang=zh | grep -q . ; } >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); }
 
 # The README's main command: the KB of corpus/ (model included), served on 127.0.0.1:8000.
 SERVE_KB := .kb/corpus

@@ -92,6 +92,18 @@ def test_a_question_finds_the_labelled_clause(page):
     assert page.locator("#results .hit .target").count() >= 1  # the 30% tax credit is marked
 
 
+def test_quoted_wording_finds_exactly_where_it_is_used(page):
+    page.goto("/")
+    _search(page, "“产教融合型企业”")
+    expect(page.locator("#summary")).to_contain_text("精确措辞")
+    texts = page.locator("#results .hit .text").all_inner_texts()
+    assert len(texts) >= 3 and all("产教融合型企业" in t for t in texts)
+    titles = set(page.locator("#results .hit h2").all_inner_texts())
+    assert len(titles) >= 3  # across documents and levels
+    marked = page.locator("#results .hit .m-hit").all_inner_texts()
+    assert marked and set(marked) == {"产教融合型企业"}
+
+
 def test_region_filter_keeps_one_region(page):
     page.goto("/")
     _search(page, "产教融合")
@@ -163,7 +175,8 @@ def test_targets_table_filters_sorts_and_exports_csv(page):
     visible = page.locator("#targets-table tbody tr:visible")
     shown = visible.count()
     assert 0 < shown < page.locator("#targets-table tbody tr").count()
-    page.get_by_role("columnheader", name="数值").click()
+    page.get_by_role("columnheader", name="数值").focus()  # sorting works from the keyboard
+    page.keyboard.press("Enter")
     values = [float(v) for v in visible.locator("td:nth-child(4)").all_inner_texts()]
     assert values == sorted(values)
     rows = _downloaded_csv(page, "targets-table")

@@ -121,6 +121,15 @@ document.addEventListener("click", async (event) => {
   }
 });
 
+// Sortable headers take the keyboard too: Tab to one, Enter or Space sorts.
+document.querySelectorAll("table.sortable thead th").forEach((th) => { th.tabIndex = 0; });
+document.addEventListener("keydown", (event) => {
+  const header = event.target.closest && event.target.closest("table.sortable thead th");
+  if (!header || event.target.closest("a") || (event.key !== "Enter" && event.key !== " ")) return;
+  event.preventDefault();
+  sortTable(header.closest("table"), header.cellIndex, header);
+});
+
 document.addEventListener("input", (event) => {
   const box = event.target;
   if (box.classList && box.classList.contains("table-filter")) {
