@@ -49,11 +49,15 @@ test: setup model browser
 	exit $$status
 
 # Benchmarks on ../shared/corpora/lawrefbook (SAMPLE=N: N files spread over it, for a quick
-# run): parsing alone, then a full ingest into a fresh KB with search latency.
+# run): parsing alone, then a full ingest into a fresh KB (.kb/bench) with search latency,
+# then the web page's render time over that KB.
 # Figures go to docs/benchmarks.md.
+BENCH_KB := .kb/bench
 bench: setup model
 	$(PY) bench/parse_corpus.py $(if $(SAMPLE),--sample $(SAMPLE),)
-	$(PY) bench/kb_ingest.py $(if $(SAMPLE),--sample $(SAMPLE),)
+	rm -rf $(BENCH_KB)
+	$(PY) bench/kb_ingest.py $(if $(SAMPLE),--sample $(SAMPLE),) --kb $(BENCH_KB)
+	$(PY) bench/web_pages.py --kb $(BENCH_KB)
 
 # Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid;
 # then unit and target tags against the hand-labelled seeds.

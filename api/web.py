@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter, Query, Request
@@ -31,6 +32,7 @@ LEVEL_NAMES = {"national": "国家级", "provincial": "省级", "municipal": "�
 ROLE_NAMES = {"lead": "牵头", "responsible": "责任", "mentioned": "提及"}
 LINK_KINDS = {"verbatim": "照搬", "adapted": "改写", "related": "相关"}
 STATUS_NAMES = {"issued": "已印发", "draft": "征求意见稿"}
+TABLE_ROWS = 1000  # rows a page table shows; the JSON API's CSV carries them all
 CHANGE_NAMES = {"added": "新增", "dropped": "删减", "changed": "改动"}
 
 router = APIRouter(include_in_schema=False)
@@ -215,5 +217,7 @@ async def targets_page(
         rows = list_targets(kb.store, filters, _year(year, "year"))
     except FilterError as error:
         return _problem(request, error)
-    return _page(request, "targets.html", rows=rows, form=form, regions=sorted(kb.store.regions()),
-                 levels=[lv.value for lv in Level])  # fmt: skip
+    full_csv = "/targets?" + urlencode({"format": "csv", **{k: v for k, v in form.items() if v}})
+    return _page(request, "targets.html", rows=rows[:TABLE_ROWS], total=len(rows), form=form,
+                 regions=sorted(kb.store.regions()), levels=[lv.value for lv in Level],
+                 full_csv=full_csv)  # fmt: skip

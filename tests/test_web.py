@@ -154,3 +154,14 @@ def test_every_page_route_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for route in web.router.routes:
         assert f"`{route.path}`" in readme, f"{route.path} is not in README.md"
+
+
+def test_a_long_targets_table_is_cut_with_a_link_to_every_row(client, monkeypatch):
+    monkeypatch.setattr(web, "TABLE_ROWS", 5)
+    html = client.get("/ui/targets", params={"year": "2025"}).text
+    assert html.count('<tr class="') == 5
+    link = re.search(r'<a href="(/targets\?[^"]+)">下载全部 (\d+) 条', html)
+    assert link and int(link.group(2)) > 5
+    full = client.get(link.group(1).replace("&amp;", "&"))
+    assert full.headers["content-type"].startswith("text/csv")
+    assert len(full.text.strip().splitlines()) == int(link.group(2)) + 1
