@@ -6,13 +6,13 @@ autoescape everything; text is marked by offsets (api.marks), never by HTML from
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -91,25 +91,39 @@ def _year(value: str | None, field: str) -> int | None:
     return int(value)
 
 
+@dataclass
+class SearchForm:
+    """The search page's form as the browser sends it: every field a string, empty = unset."""
+
+    q: Text = ""
+    exact: str = ""
+    level: str = ""
+    region: str = ""
+    doc: str = ""
+    unit: str = ""
+    year_from: str = ""
+    year_to: str = ""
+
+    def filters(self) -> Filters:
+        """The search filters the form asks for; FilterError names a field that is wrong."""
+        return Filters(_optional(self.level), _optional(self.region), _optional(self.doc),
+                       _optional(self.unit), _year(self.year_from, "year_from"),
+                       _year(self.year_to, "year_to"))  # fmt: skip
+
+
 @router.get("/", response_class=HTMLResponse)
 async def search_page(
     request: Request, kb: KB, searcher: SearcherDep, settings: SettingsDep,
-    q: Text = "", exact: str | None = None, level: str | None = None, region: str | None = None,
-    doc: str | None = None, unit: str | None = None, year_from: str | None = None,
-    year_to: str | None = None,
+    form: Annotated[SearchForm, Depends()],
 ) -> HTMLResponse:  # fmt: skip
     """The search box and its filters; results when there is a query."""
-    form = {"q": q, "exact": bool(exact), "level": _optional(level), "region": _optional(region),
-            "doc": _optional(doc), "unit": _optional(unit), "year_from": _optional(year_from),
-            "year_to": _optional(year_to)}  # fmt: skip
     context = {"form": form, "hits": None, "regions": sorted(kb.store.regions()),
                "documents": kb.documents(), "levels": [lv.value for lv in Level]}  # fmt: skip
-    if not q.strip():
+    if not form.q.strip():
         return _page(request, "search.html", **context)
     try:
-        filters = Filters(form["level"], form["region"], form["doc"], form["unit"],
-                          _year(year_from, "year_from"), _year(year_to, "year_to"))  # fmt: skip
-        hits = searcher.search(q, settings.top_k, filters, "phrase" if exact else "hybrid")
+        mode = "phrase" if form.exact else "hybrid"
+        hits = searcher.search(form.q, settings.top_k, form.filters(), mode)
     except (QueryError, FilterError) as error:
         return _page(request, "search.html", 422, error=str(error), **context)
     context["hits"] = [_hit(asdict(h)) for h in hits]
