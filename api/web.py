@@ -20,7 +20,14 @@ from api import marks
 from api.deps import KB, Directory, SearcherDep, SettingsDep
 from index import link_views
 from index.filters import FilterError, Filters
-from index.owners import AmbiguousUnit, UnitNotFound, ownership_matrix, unit_id
+from index.kb import KnowledgeBase
+from index.owners import (
+    AmbiguousUnit,
+    UnitDirectory,
+    UnitNotFound,
+    ownership_matrix,
+    unit_id,
+)
 from index.records import DocumentNotFound, clause_tree
 from index.search import MAX_QUERY_CHARS, QueryError
 from index.targets import list_targets
@@ -118,7 +125,8 @@ async def search_page(
 ) -> HTMLResponse:  # fmt: skip
     """The search box and its filters; results when there is a query."""
     context = {"form": form, "hits": None, "regions": sorted(kb.store.regions()),
-               "documents": kb.documents(), "levels": [lv.value for lv in Level]}  # fmt: skip
+               "documents": kb.documents(), "levels": [lv.value for lv in Level],
+               "unit_note": _unit_note(kb, form)}  # fmt: skip
     if not form.q.strip():
         return _page(request, "search.html", **context)
     try:
@@ -128,6 +136,19 @@ async def search_page(
         return _page(request, "search.html", 422, error=str(error), **context)
     context["hits"] = [_hit(asdict(h)) for h in hits]
     return _page(request, "search.html", **context)
+
+
+def _unit_note(kb: KnowledgeBase, form: SearchForm) -> dict | None:
+    """How the unit filter reads: the one unit, the units it could mean, or the closest."""
+    if not _optional(form.unit):
+        return None
+    directory = UnitDirectory(kb.store)  # only when asked: it reads every unit tag
+    try:
+        return {"kind": "found", "units": [directory.resolve(form.unit, _optional(form.region))]}
+    except AmbiguousUnit as error:
+        return {"kind": "ambiguous", "units": error.candidates}
+    except UnitNotFound as error:
+        return {"kind": "unknown", "units": error.suggestions}
 
 
 def _hit(hit: dict) -> dict:

@@ -165,3 +165,16 @@ def test_a_long_targets_table_is_cut_with_a_link_to_every_row(client, monkeypatc
     full = client.get(link.group(1).replace("&amp;", "&"))
     assert full.headers["content-type"].startswith("text/csv")
     assert len(full.text.strip().splitlines()) == int(link.group(2)) + 1
+
+
+@pytest.mark.parametrize(
+    ("unit", "says", "names"),
+    [
+        ("市税务局", "可指以下单位", ["绍兴市税务局", "重庆市税务局"]),
+        ("人设局", "知识库中没有单位“人设局”", ["绍兴市人力资源和社会保障局"]),
+    ],
+)
+def test_search_says_how_it_read_the_unit_filter(client, unit, says, names):
+    html = client.get("/", params={"q": "产教融合", "unit": unit}).text
+    note = re.search(r'<p class="unit-note" id="unit-note">(.*?)</p>', html, re.S).group(1)
+    assert says in note and all(name in note for name in names)

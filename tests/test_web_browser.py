@@ -117,6 +117,20 @@ def test_region_filter_keeps_one_region(page):
     assert "国家级" not in levels
 
 
+def test_unit_filter_reads_the_name_as_officials_type_it(page):
+    page.goto("/")
+    page.fill("input[name=unit]", "市发改委")
+    page.select_option("select[name=region]", "重庆市")
+    page.fill("#q", "产教融合")
+    page.locator("#q").press("Enter")
+    expect(page.locator("#unit-note .chip")).to_have_text(["重庆市发展和改革委员会"])
+    hits = page.locator("#results .hit")
+    assert hits.count() >= 5
+    for index in range(hits.count()):
+        chips = hits.nth(index).locator(".chips a").evaluate_all("els => els.map(a => a.title)")
+        assert any(title.endswith("重庆市发展和改革委员会") for title in chips)
+
+
 def test_a_chongqing_measure_shows_its_national_source_with_differences(page):
     page.goto("/ui/documents")
     page.get_by_role("link", name=CHONGQING).click()
@@ -221,4 +235,11 @@ def test_phone_reads_without_sideways_scrolling(phone):
     phone.goto("/")
     _search(phone, "产教融合型企业能享受哪些优惠？")
     assert phone.locator("#results .hit").count() > 0
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.goto("/ui/documents")
+    phone.get_by_role("link", name=CHONGQING).click()
+    phone.locator(".tree .label", has_text=re.compile(r"^2．$")).click()
+    source, local = (phone.locator("#sources .source").first.locator(".pane").nth(i).bounding_box()
+                     for i in (0, 1))  # fmt: skip
+    assert local["y"] >= source["y"] + source["height"]  # stacked, not side by side
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
