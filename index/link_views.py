@@ -42,7 +42,8 @@ def derived(store: Store, clause_id: str) -> dict[str, list[dict]]:
 
 
 def document_links(store: Store, doc_id: str) -> dict:
-    """What the document implements and cites, and each of its clauses with its sources."""
+    """What the document implements and cites, what implements or cites it, and each of its
+    clauses with its sources."""
     doc = store.document(doc_id)
     cited = {"implements": [], "cites": []}
     for row in store.doc_links(doc_id):
@@ -58,7 +59,20 @@ def document_links(store: Store, doc_id: str) -> dict:
          "sources": by_clause.get(c["clause_id"], [])}
         for c in store.clauses_of(doc_id)
     ]  # fmt: skip
-    return {"doc_id": doc_id, "doc_title": doc["title"], **cited, "links": clauses}
+    return {"doc_id": doc_id, "doc_title": doc["title"], **cited, **_citing(store, doc_id),
+            "links": clauses}  # fmt: skip
+
+
+def _citing(store: Store, doc_id: str) -> dict[str, list[dict]]:
+    """The other way round: the documents that implement or cite this one."""
+    citing = {"implemented_by": [], "cited_by": []}
+    key = {"implements": "implemented_by", "cites": "cited_by"}
+    for row in store.doc_links_to(doc_id):
+        citing[key[row["relation"]]].append(
+            {"doc_id": row["doc_id"], "doc_title": row["title"], "doc_number": row["doc_number"],
+             "level": row["level"], "region": row["region"]}
+        )  # fmt: skip
+    return citing
 
 
 def coverage(store: Store, doc_id: str) -> dict:

@@ -382,6 +382,15 @@ class Store:
         rows = self.db.execute("SELECT DISTINCT doc_id FROM doc_links WHERE target = ?", (target,))
         return [r[0] for r in rows]
 
+    def doc_links_to(self, target: str) -> list[sqlite3.Row]:
+        """Documents whose citations resolve to ``target``, with the relation, newest first."""
+        return self.db.execute(
+            "SELECT DISTINCT l.doc_id, l.relation, d.title, d.doc_number, d.level, d.region"
+            " FROM doc_links l JOIN documents d USING (doc_id) WHERE l.target = ?"
+            " ORDER BY d.date DESC, d.title",
+            (target,),
+        ).fetchall()
+
     def documents_with_unresolved_citations(self) -> list[str]:
         rows = self.db.execute("SELECT DISTINCT doc_id FROM doc_links WHERE target IS NULL")
         return [r[0] for r in rows]

@@ -54,6 +54,8 @@ def test_links_follow_the_documents_they_depend_on(tmp_path):
     kb.ingest([SEEDS["000"]])  # the national plan arrives: 004 is relinked
     joined = link_views.document_links(kb.store, CHONGQING)
     assert [c["doc_id"] for c in joined["implements"]] == [NATIONAL]
+    implemented_by = link_views.document_links(kb.store, NATIONAL)["implemented_by"]
+    assert [d["doc_id"] for d in implemented_by] == [CHONGQING]
     assert sum(bool(c["sources"]) for c in joined["links"]) >= 10
     kb.remove(NATIONAL)  # and goes: its links go with it
     gone = link_views.document_links(kb.store, CHONGQING)

@@ -222,6 +222,8 @@ def test_document_shows_what_it_implements_and_its_coverage(page):
 def test_document_tree_collapses_and_opens(page):
     page.goto("/ui/documents")
     page.get_by_role("link", name=NATIONAL_PLAN, exact=True).click()
+    expect(page.locator("#links")).to_contain_text("被以下文件落实")
+    expect(page.locator("#links").get_by_role("link", name=CHONGQING)).to_be_visible()
     nested = page.locator(".tree ul ul .label").first  # a clause two levels down
     expect(nested).to_be_visible()
     page.get_by_role("button", name="全部收起").click()
