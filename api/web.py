@@ -186,6 +186,7 @@ async def document_page(request: Request, kb: KB, directory: Directory, ref: str
     return _page(
         request, "document.html", doc=doc, tree=clause_tree(kb.clauses(doc.doc_id)),
         links=links, sources=sources, coverage=link_views.coverage(kb.store, doc.doc_id),
+        derived=kb.store.derived_counts(doc.doc_id),
         matrix=ownership_matrix(directory, [doc.doc_id], doc.title),
     )  # fmt: skip
 

@@ -412,6 +412,14 @@ class Store:
             (clause_id,),
         ).fetchall()
 
+    def derived_counts(self, source_doc: str) -> dict[str, int]:
+        """How many local clauses link to each clause of ``source_doc``."""
+        rows = self.db.execute(
+            "SELECT source_id, count(*) FROM clause_links WHERE source_doc = ? GROUP BY source_id",
+            (source_doc,),
+        )
+        return dict(rows.fetchall())
+
     def clause_links_of_doc(self, doc_id: str) -> list[sqlite3.Row]:
         return self.db.execute(
             "SELECT * FROM clause_links WHERE doc_id = ? ORDER BY rowid", (doc_id,)

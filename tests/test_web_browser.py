@@ -224,6 +224,7 @@ def test_document_tree_collapses_and_opens(page):
     page.get_by_role("link", name=NATIONAL_PLAN, exact=True).click()
     expect(page.locator("#links")).to_contain_text("被以下文件落实")
     expect(page.locator("#links").get_by_role("link", name=CHONGQING)).to_be_visible()
+    assert page.locator(".tree .derived-link").count() >= 10  # national clauses Chongqing took up
     nested = page.locator(".tree ul ul .label").first  # a clause two levels down
     expect(nested).to_be_visible()
     page.get_by_role("button", name="全部收起").click()
