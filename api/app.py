@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import routes_links, routes_owners, web
 from api.deps import KB, SearcherDep, SettingsDep
+from api.errors import alternatives, status_of
 from api.schemas import (
     ClauseDetail,
     DocumentOut,
@@ -127,10 +128,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def lookup_failed(_request: Request, error: LookupError) -> JSONResponse:
         """404 for an unknown unit or document (with suggestions), 409 for an ambiguous one."""
-        others = getattr(error, "suggestions", None) or getattr(error, "candidates", None) or []
-        status = 409 if isinstance(error, AmbiguousUnit) else 404
-        body = {"message": str(error), "candidates": [u.summary() for u in others]}
-        return JSONResponse(body, status_code=status)
+        body = {"message": str(error), "candidates": [u.summary() for u in alternatives(error)]}
+        return JSONResponse(body, status_code=status_of(error))
 
     app.add_exception_handler(UnitNotFound, lookup_failed)
     app.add_exception_handler(AmbiguousUnit, lookup_failed)

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from api import marks
 from api.deps import KB, Directory, SearcherDep, SettingsDep
+from api.errors import alternatives, status_of
 from index import link_views
 from index.filters import FilterError, Filters
 from index.kb import KnowledgeBase
@@ -52,18 +53,20 @@ def citation(title: str, doc_number: str | None, path: list[str]) -> str:
     return f"《{title}》{number}{' '.join(p for p in path if p)}"
 
 
+def _chinese(names: dict[str, str]):
+    """A template function that shows a stored code (national, lead…) by its Chinese name."""
+    return lambda code: names.get(code, code or "")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         trim_blocks=True, lstrip_blocks=True,
     )  # fmt: skip
     env.globals.update(
-        level_name=lambda level: LEVEL_NAMES.get(level, level or ""),
-        role_name=lambda role: ROLE_NAMES.get(role, role),
-        link_kind=lambda kind: LINK_KINDS.get(kind, kind),
-        change_name=lambda kind: CHANGE_NAMES.get(kind, kind),
-        status_name=lambda status: STATUS_NAMES.get(status, status),
-        citation=citation, runs=marks.runs, unit_id=unit_id, LEVEL_NAMES=LEVEL_NAMES,
+        level_name=_chinese(LEVEL_NAMES), role_name=_chinese(ROLE_NAMES),
+        link_kind=_chinese(LINK_KINDS), change_name=_chinese(CHANGE_NAMES),
+        status_name=_chinese(STATUS_NAMES), citation=citation, unit_id=unit_id,
     )  # fmt: skip
     return env
 
@@ -77,11 +80,13 @@ def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResp
 
 def _problem(request: Request, error: Exception) -> HTMLResponse:
     """A lookup or input the KB cannot answer, as a page: what went wrong and what is close."""
-    status = 422
-    if isinstance(error, LookupError):
-        status = 409 if isinstance(error, AmbiguousUnit) else 404
-    others = getattr(error, "suggestions", None) or getattr(error, "candidates", None) or []
-    return _page(request, "problem.html", status, message=str(error), units=others)
+    return _page(request, "problem.html", status_of(error), message=str(error),
+                 units=alternatives(error))  # fmt: skip
+
+
+def _choices(kb: KnowledgeBase) -> dict[str, list[str]]:
+    """What the level and region filters offer: every level, the regions the KB holds."""
+    return {"levels": [lv.value for lv in Level], "regions": sorted(kb.store.regions())}
 
 
 def _optional(value: str | None) -> str | None:
@@ -124,9 +129,8 @@ async def search_page(
     form: Annotated[SearchForm, Depends()],
 ) -> HTMLResponse:  # fmt: skip
     """The search box and its filters; results when there is a query."""
-    context = {"form": form, "hits": None, "regions": sorted(kb.store.regions()),
-               "documents": kb.documents(), "levels": [lv.value for lv in Level],
-               "unit_note": _unit_note(kb, form)}  # fmt: skip
+    context = {"form": form, "hits": None, "documents": kb.documents(),
+               "unit_note": _unit_note(kb, form), **_choices(kb)}  # fmt: skip
     if not form.q.strip():
         return _page(request, "search.html", **context)
     try:
@@ -255,5 +259,4 @@ async def targets_page(
         return _problem(request, error)
     full_csv = "/targets?" + urlencode({"format": "csv", **{k: v for k, v in form.items() if v}})
     return _page(request, "targets.html", rows=rows[:TABLE_ROWS], total=len(rows), form=form,
-                 regions=sorted(kb.store.regions()), levels=[lv.value for lv in Level],
-                 full_csv=full_csv)  # fmt: skip
+                 full_csv=full_csv, **_choices(kb))  # fmt: skip
