@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.metadata import DOC_NUMBER
+from ingest.layout import DOC_NUMBER
 from ingest.models import Citation
 
 _TITLE = re.compile(r"《([^《》]{2,120})》")

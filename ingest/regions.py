@@ -112,7 +112,21 @@ def all_regions() -> tuple[Region, ...]:
             city = names.get(code[:4] + "00")
             city = None if city in _PLACEHOLDERS else city
             regions.append(Region(name, Level.COUNTY, province, city))
-    return tuple(regions)
+    return tuple(regions + _renamed_districts(regions))
+
+
+def _renamed_districts(regions: list[Region]) -> list[Region]:
+    """Counties and county-level cities since made districts (长乐市 → 长乐区, 沙县 → 沙县区):
+    the table predates many such renames, and documents use the new name."""
+    taken = {r.name for r in regions}
+    renamed = []
+    for region in regions:
+        if region.level is not Level.COUNTY or not region.name.endswith(("县", "市")):
+            continue
+        stem = region.name[:-1] if region.name.endswith("市") else region.name
+        if len(stem) >= 2 and stem + "区" not in taken:
+            renamed.append(Region(stem + "区", Level.COUNTY, region.province, region.city))
+    return renamed
 
 
 @cache

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.metadata import DOC_NUMBER
+from ingest.layout import DOC_NUMBER
 from ingest.models import Target
 from ingest.text import normalize
 

@@ -90,7 +90,7 @@ def test_lawrefbook_markdown():
     doc = parsed.document
     assert doc.title == "广东省实施《中华人民共和国消防法》办法"
     assert (doc.level, doc.region, doc.date) == (Level.PROVINCIAL, "广东省", "2022-03-29")
-    assert doc.issuers == ["广东省人民代表大会常务委员会"]
+    assert doc.issuers == ["广东省第十三届人民代表大会常务委员会"]  # as the event line writes it
     chapters = [c for c in parsed.clauses if c.kind == "heading"]
     assert chapters[0].label == "第一章" and chapters[0].text == "总则"
     first = next(c for c in parsed.clauses if c.label == "第一条")

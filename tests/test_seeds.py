@@ -138,7 +138,7 @@ def test_002_numbering_restarts_under_each_section(seeds):
 
 def test_003_metadata(seeds):
     doc = seeds["003"].document
-    assert doc.title == "关于深化产教融合五年行动计划"
+    assert doc.title == "关于深化产教融合五年行动计划（征求意见稿）"  # as the document gives it
     assert (doc.level, doc.region, doc.status) == (Level.MUNICIPAL, "绍兴市", "draft")
 
 

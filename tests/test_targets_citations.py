@@ -1,7 +1,7 @@
 import pytest
 
 from ingest.citations import find_citations
-from ingest.metadata import parse_date
+from ingest.dates import parse_date
 from ingest.models import Citation
 from ingest.targets import find_targets
 

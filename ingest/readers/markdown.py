@@ -32,8 +32,8 @@ class MarkdownReader(Reader):
             hints.update(_read_info(head))
         lines = _COMMENT.sub("", text).split("\n")
         title_lines, body = _split_title(lines) if "title" not in hints else ([], lines)
-        if title_lines:
-            hints["title"] = "".join(title_lines)
+        if title_lines:  # a collector's heading, not always the document's own title
+            hints["page_title"] = "".join(title_lines)
         return RawDocument(path, _blocks(body), hints=hints, raw_bytes=data)
 
 
