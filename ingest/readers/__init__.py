@@ -5,12 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.readers.base import IngestError, RawDocument, Reader, TableBlock, TextBlock
+from ingest.readers.html import HtmlReader
 from ingest.readers.markdown import MarkdownReader
 from ingest.readers.pdf import PdfReader
 from ingest.readers.plain import PlainTextReader
 from ingest.readers.word import DocxReader
 
-READERS: list[Reader] = [PlainTextReader(), MarkdownReader(), PdfReader(), DocxReader()]
+READERS: list[Reader] = [
+    PlainTextReader(),
+    MarkdownReader(),
+    PdfReader(),
+    DocxReader(),
+    HtmlReader(),
+]
 SUFFIXES = tuple(suffix for reader in READERS for suffix in reader.suffixes)
 
 __all__ = ["SUFFIXES", "IngestError", "RawDocument", "TableBlock", "TextBlock", "read"]
