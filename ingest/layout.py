@@ -164,7 +164,10 @@ def org_names(text: str) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    """Names set in columns; a letter-spaced name (北 京 市 财 政 局) is one word."""
+    """Names set in columns; a letter-spaced name (重   庆   市   公   安   局) is one word."""
+    parts = text.split()
+    if parts and max(map(len, parts)) == 1:
+        return ["".join(parts)]
     words = []
     for group in re.split(r"\s{2,}|\u3000+", text.strip()):
         parts = group.split()
@@ -173,7 +176,8 @@ def _words(text: str) -> list[str]:
 
 
 def _issuer_mark(paragraphs: list[tuple[int, str]], position: int) -> tuple[list[str], int] | None:
-    """发文机关标志: names ending in 文件, or a run of stacked names with one 文件 among them."""
+    """发文机关标志: names ending in 文件, a run of stacked names with one 文件 among them, or
+    names stacked over the title."""
     names: list[str] = []
     has_mark = False
     end = position
@@ -189,7 +193,22 @@ def _issuer_mark(paragraphs: list[tuple[int, str]], position: int) -> tuple[list
             break
         names += line_names
         end += 1
-    return (names, end - position) if has_mark and names else None
+    if not names:
+        return None
+    if has_mark:
+        return names, end - position
+    lines = end - position  # one line of names may open a wrapped title: 甲 / 关于…的通知
+    if (lines > 1 or title_run(paragraphs, position) is None) and _opens_document(paragraphs, end):
+        return names, lines
+    return None
+
+
+def _opens_document(paragraphs: list[tuple[int, str]], position: int) -> bool:
+    """A title or a 文号 follows: the names above were the 发文机关标志, set without 文件."""
+    if position >= len(paragraphs):
+        return False
+    text = tidy(paragraphs[position][1])
+    return _is_doc_number_line(text) or title_run(paragraphs, position) is not None
 
 
 def _order_mark(text: str) -> tuple[str, str | None] | None:
@@ -287,6 +306,10 @@ def _read_end(paragraphs: list[tuple[int, str]], layout: Layout) -> None:
             layout.consumed.add(index)
             layout.print_date = layout.print_date or parse_date(text)
             continue
+        if _is_attached_number(text):
+            layout.consumed.add(index)
+            layout.doc_number = layout.doc_number or doc_number_in(text)
+            continue
         if not is_date_line(text) or index in layout.consumed:
             continue
         names, first = _signers_above(paragraphs, position)
@@ -310,6 +333,11 @@ def _signers_above(paragraphs: list[tuple[int, str]], position: int) -> tuple[li
         names = org_names(paragraphs[back][1]) + names
         back -= 1
     return names, back + 1
+
+
+def _is_attached_number(text: str) -> bool:
+    """A file named by its 文号 alone (市政办发〔2022〕167号.pdf), as pages link the original."""
+    return bool(re.fullmatch(rf"(?:{DOC_NUMBER.pattern})(?:\.\w{{2,4}})?", text))
 
 
 def _is_print_line(text: str) -> bool:

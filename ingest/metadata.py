@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ingest.cleaning import Item, Paragraph
 from ingest.dates import DATE, all_dates, parse_date
-from ingest.layout import ORG_SUFFIX, Layout, doc_number_in, is_draft, read_layout
+from ingest.layout import DOC_NUMBER, ORG_SUFFIX, Layout, doc_number_in, is_draft, read_layout
 from ingest.models import Document, Level
 from ingest.readers.base import IngestError, RawDocument
 from ingest.regions import PROVINCE_ABBREVIATIONS, Region, find_places, lookup, resolve
@@ -25,6 +25,11 @@ _CONGRESS = re.compile(
 )
 _ORDER_EVENT = re.compile(r"(?P<issuers>[^\s\d]{2,60}?)令(?P<number>第\d+号)")
 _EVENT_START = re.compile(r"(?=(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)")
+_ZONE = re.compile(
+    r"[\u4e00-\u9fff]{0,8}?(?:经济技术开发区|高新技术产业开发区|经济开发区|高新区|开发区|保税区|新区)"
+)
+_TRAILING_NUMBER = re.compile(rf"\s*[（(](?:{DOC_NUMBER.pattern})[）)]$")
+_DRAFT_MARK = re.compile(r"[（(]\s*(?:征求意见稿|讨论稿|送审稿|意见征求稿)\s*[）)]")
 _JOINT = re.compile(r"[、，,\s]+")
 _NATIONAL_ISSUER = re.compile(
     r"^(?:国务院|中共中央|全国人民代表大会|国家|中华人民共和国|最高人民|中央)"
@@ -41,14 +46,16 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
     table = _metadata_table(hints)
     sidecar = _read_sidecar(raw.path)
     title = _title(hints, table, layout) or raw.path.stem
-    issuers = _issuers(hints, table, layout, layout.title_as_written or title)
+    as_written = layout.title_as_written if title == layout.title else title
+    issuers = _issuers(hints, table, layout, as_written or title)
     doc_number = layout.doc_number or table.get("doc_number") or _event_number(hints)
     body = [
         it.text
         for i, it in enumerate(items)
         if isinstance(it, Paragraph) and i not in layout.consumed
     ]
-    level, region = locate(title, issuers, doc_number, body, str(raw.path))
+    site = " ".join(str(hints.get(k) or "") for k in ("page_title", "site"))
+    level, region = locate(title, issuers, doc_number, body, site)
     document = Document(
         doc_id="",
         title=title,
@@ -67,8 +74,10 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
 
 
 def document_id(document: Document) -> str:
-    """Stable across re-ingestion: from the 文号, else title, region and date (not file content)."""
-    key = document.doc_number or f"{document.title}|{document.region or ''}|{document.date or ''}"
+    """Stable across re-ingestion: from the 文号, else title (without a draft mark), region and
+    date (not file content)."""
+    title = _DRAFT_MARK.sub("", document.title).strip()
+    key = document.doc_number or f"{title}|{document.region or ''}|{document.date or ''}"
     return hashlib.sha1(normalize_brackets(key).encode()).hexdigest()[:12]
 
 
@@ -84,22 +93,25 @@ def _metadata_table(hints: dict) -> dict[str, object]:
         fields["doc_number"] = re.sub(r"\s", "", table["doc_number"])
     if parse_date(table.get("date", "")):
         fields["date"] = parse_date(table["date"])
-    if table.get("issuers"):
-        fields["issuers"] = [n for n in _JOINT.split(table["issuers"]) if n]
+    names = [n for n in _JOINT.split(table.get("issuers", "")) if n]
+    if names and all(find_places(n) or _NATIONAL_ISSUER.match(n) for n in names):
+        fields["issuers"] = names  # 政府办公室 with no place is the site's own label
+    if ORG_SUFFIX.search(table.get("source", "")) and find_places(table["source"]):
+        fields["source"] = table["source"]
     return fields
 
 
 def _title(hints: dict, table: dict, layout: Layout) -> str | None:
-    """The format's own title, the page's metadata, the layout, then the page's headline."""
+    """The format's own title, the page's metadata and headline, the layout, the page title."""
     for candidate in (
         hints.get("title"),
         table.get("title"),
-        layout.title,
         hints.get("headline"),
+        layout.title,
         hints.get("page_title"),
     ):
         if candidate and str(candidate).strip():
-            return tidy(str(candidate))
+            return _TRAILING_NUMBER.sub("", tidy(str(candidate)))
     return None
 
 
@@ -113,7 +125,15 @@ def _issuers(hints: dict, table: dict, layout: Layout, title: str) -> list[str]:
     ):
         if names:
             return list(dict.fromkeys(names))
-    return _issuers_in_title(title)
+    return [_full_name(n, table.get("source")) for n in _issuers_in_title(title)]
+
+
+def _full_name(name: str, source: str | None) -> str:
+    """市规划资源局 on a page whose source is 天津市规划和自然资源局: the full name."""
+    if not source or not re.match(r"^[省市区县州]", name):
+        return name
+    rest = iter(source)
+    return source if all(ch in rest for ch in name[1:]) else name
 
 
 def _issuers_in_title(title: str) -> list[str]:
@@ -165,15 +185,19 @@ def _event_issuers(hints: dict) -> list[str]:
 
 
 def locate(
-    title: str, issuers: list[str], doc_number: str | None, body: list[str], source: str = ""
+    title: str, issuers: list[str], doc_number: str | None, body: list[str], site: str = ""
 ) -> tuple[Level, Region | None]:
-    """Level and region: from the title, the issuers, the 文号, then the body's own words."""
+    """Level and region: from the title, the issuers, the publishing site's name (a web page's
+    title or source), the 文号, then the body's own words."""
     for text in [_outside_citations(title), *issuers]:
         region = _first_region(text)
         if region:
             return region.level, region
     if issuers and all(_NATIONAL_ISSUER.match(i) or not find_places(i) for i in issuers):
         return Level.NATIONAL, None
+    region = _first_region(_outside_citations(site)) if site else None
+    if region:
+        return region.level, region
     if doc_number and doc_number[0] in PROVINCE_ABBREVIATIONS:
         region = lookup(PROVINCE_ABBREVIATIONS[doc_number[0]])[0]
         return region.level, region
@@ -185,11 +209,34 @@ def _outside_citations(text: str) -> str:
 
 
 def _first_region(text: str) -> Region | None:
+    """The region a name opens with, down to the most specific one written right after it
+    (三明市沙县区 → 沙县区), or a development zone named after it (北京经济技术开发区)."""
     mentions = find_places(text)
-    for mention in mentions:
+    for position, mention in enumerate(mentions):
         if mention.is_full_name or mention.start == 0:
-            return resolve(mention, mentions)
+            region = resolve(mention, mentions)
+            end = mention.start + len(mention.text)
+            for child in mentions[position + 1 :]:
+                inner = resolve(child, mentions)
+                if child.start != end or not _within(inner, region):
+                    break
+                region, end = inner, child.start + len(child.text)
+            return _zone(text, end, region) or region
     return None
+
+
+def _within(inner: Region, outer: Region) -> bool:
+    return inner.level is not outer.level and outer.name in (inner.province, inner.city)
+
+
+def _zone(text: str, end: int, region: Region) -> Region | None:
+    """A development zone written right after its region: a county-level area of its own."""
+    zone = _ZONE.match(text, end)
+    if not zone or region.level is Level.COUNTY:
+        return None
+    city = region.name if region.level is Level.MUNICIPAL else None
+    name = text[: zone.end()]
+    return Region(name, Level.COUNTY, region.province, city) if len(name) <= 20 else None
 
 
 def _locate_by_body(body: list[str]) -> tuple[Level, Region | None]:

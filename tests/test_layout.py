@@ -145,3 +145,49 @@ def test_dates_in_any_numerals():
     assert parse_date("2024 年1 月30 日") == "2024-01-30"
     assert parse_date("2023年13月45日") is None
     assert is_date_line("二○一二年一月九日") and not is_date_line("年  月  日")
+
+
+def test_issuers_stacked_over_the_title_without_a_mark():
+    layout = layout_of(
+        "重庆市发展和改革委员会",
+        "重   庆   市   公   安   局",
+        "重 庆 市 体 育 局",
+        "关于印发《若干措施》的通知",
+        "渝发改规范〔2025〕7号",
+        "各有关单位：",
+    )
+    assert layout.header_issuers == ["重庆市发展和改革委员会", "重庆市公安局", "重庆市体育局"]
+    assert layout.title == "关于印发《若干措施》的通知"
+
+
+def test_an_issuer_on_the_first_line_of_a_title_stays_in_the_title():
+    layout = layout_of("高阳县人民政府", "关于加强房地产市场管控的意见", "各乡（镇）政府：")
+    assert layout.title == "高阳县人民政府关于加强房地产市场管控的意见"
+    assert layout.header_issuers == []
+
+
+def test_a_page_linking_its_original_by_doc_number():
+    document, _ = document_of("关于某事项的通知", "各区：", "正文。", "市政办发〔2022〕167号.pdf")
+    assert document.doc_number == "市政办发〔2022〕167号"
+
+
+def test_regions_down_to_the_district_or_development_zone():
+    cases = {
+        "三明市沙县区人民政府关于印发某措施的通知": ("county", "三明市沙县区"),
+        "北京市西城区教育委员会关于某工作的实施意见": ("county", "西城区"),
+        "北京经济技术开发区管理委员会关于印发某细则的通知": ("county", "北京经济技术开发区"),
+        "“好年华 聚福州”长乐区人才购房补贴的实施细则（试行）": ("county", "福州市长乐区"),
+    }
+    for title, (level, region) in cases.items():
+        document, _ = document_of(title, "各有关单位：", "正文。")
+        assert (document.level.value, document.region) == (level, region), title
+
+
+def test_a_headline_with_its_doc_number_and_a_short_issuer_named_in_full_by_the_site():
+    hints = {
+        "headline": "市规划资源局关于印发《某细则》的通知（津规资发〔2024〕3号）",
+        "metadata_table": {"source": "天津市规划和自然资源局"},
+    }
+    document, _ = document_of("某细则", "第一条 为规范转让，制定本细则。", hints=hints)
+    assert document.title == "市规划资源局关于印发《某细则》的通知"
+    assert document.issuers == ["天津市规划和自然资源局"]
