@@ -20,6 +20,9 @@ from ingest.text import tidy
 _PAGE_NUMBER = re.compile(
     r"^[-—–－_~·•\s]*(?:第\s*)?\d{1,4}\s*(?:页)?(?:\s*/\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—–－_~·•\s]*$"
 )
+_SPACE_IN_NUMBER = re.compile(r"(?<=\d)\s+(?=\d)")
+_FURNITURE = re.compile(r"^(?:[-—–－_~·•\s]+|[A-Za-z])$")
+_MIN_VERTICAL_RUN = 4
 _SENTENCE_END = tuple("。！？；：!?;:")
 _CONTINUATION_START = tuple("，,。、；;：:）)》〉”’」』】〕%％")
 _CLAUSE_PUNCTUATION = set("，,。；;：:")
@@ -60,10 +63,31 @@ def clean(raw: RawDocument) -> list[Item]:
                 items.append(table)
             continue
         lines = [line.strip(" \t\u3000\u00a0") for line in block.lines]
-        lines = [line for line in lines if line and not _PAGE_NUMBER.match(line)]
+        lines = _join_vertical([line for line in lines if line and not is_page_furniture(line)])
         joined = reflow(lines) if block.reflow else lines
         items.extend(Paragraph(text, block.page) for text in joined)
     return items
+
+
+def is_page_furniture(line: str) -> bool:
+    """Page numbers (- 2 -, — 1 0 —, 第3页), their dashes left alone (— —), a lone mark."""
+    squeezed = _SPACE_IN_NUMBER.sub("", line)
+    return bool(_PAGE_NUMBER.match(squeezed) or _FURNITURE.match(line))
+
+
+def _join_vertical(lines: list[str]) -> list[str]:
+    """A broken text layer gives one character per line: runs of them are one line."""
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if len(line) == 1:
+            run.append(line)
+            continue
+        out += ["".join(run)] if len(run) >= _MIN_VERTICAL_RUN else run
+        run = []
+        if line:
+            out.append(line)
+    return out
 
 
 def display_width(text: str) -> int:

@@ -62,3 +62,17 @@ def test_page_furniture_patterns_are_dropped(tmp_path: Path):
     lines = ["一、总体要求", "— 5 —", "坚持统筹推进。", "- 12 -", "第 3 页", "7", "二、重点任务"]
     path.write_text("\n".join(lines), encoding="utf-8")
     assert [i.text for i in clean(read(path))] == ["一、总体要求", "坚持统筹推进。", "二、重点任务"]
+
+
+def test_split_page_numbers_and_lone_marks_are_dropped(tmp_path: Path):
+    path = tmp_path / "p.txt"
+    lines = ["一、总体要求", "— 1 0 —", "— —", "11", "X", "坚持统筹推进。"]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert [i.text for i in clean(read(path))] == ["一、总体要求", "坚持统筹推进。"]
+
+
+def test_a_text_layer_of_one_character_per_line_is_joined(tmp_path: Path):
+    path = tmp_path / "v.txt"
+    lines = [*"关于印发某方案的通知", "各区：", "现印发给你们。"]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    assert next(i.text for i in clean(read(path))) == "关于印发某方案的通知"
