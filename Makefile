@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup model browser serve run test lint bench eval clean
+.PHONY: setup model browser system serve run test lint bench eval clean
 
 setup: $(STAMP)
 
@@ -30,19 +30,27 @@ browser:
 		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) \
 		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES); }
 
+# Legacy Word (.doc) and WPS (.wps) files are read with Debian's antiword (OCR of scanned PDFs
+# needs nothing from apt: rapidocr ships its models in its wheel). Installed once, as root.
+SYSTEM_PACKAGES := antiword
+system:
+	@command -v antiword >/dev/null 2>&1 \
+		|| DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); }
+
 # The README's main command: the KB of corpus/ (model included), served on 127.0.0.1:8000.
 SERVE_KB := .kb/corpus
 # A KB of an older format (exit status 2) is rebuilt: .kb/ holds derived state only.
-serve: setup model
+serve: setup model system
 	$(VENV)/bin/policykb ingest corpus --kb $(SERVE_KB) || { [ $$? -eq 2 ] && rm -rf $(SERVE_KB) \
 		&& $(VENV)/bin/policykb ingest corpus --kb $(SERVE_KB); }
 	$(VENV)/bin/policykb serve --kb $(SERVE_KB) --host 127.0.0.1 --port 8000
 
-run: setup
+run: setup system
 	$(VENV)/bin/policykb parse corpus --summary
 
 # pytest exits 5 when it collects no tests: that fails the build, and says so.
-test: setup model browser
+test: setup model browser system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
@@ -53,7 +61,7 @@ test: setup model browser
 # then the web page's render time over that KB.
 # Figures go to docs/benchmarks.md.
 BENCH_KB := .kb/bench
-bench: setup model
+bench: setup model system
 	$(PY) bench/parse_corpus.py $(if $(SAMPLE),--sample $(SAMPLE),)
 	rm -rf $(BENCH_KB)
 	$(PY) bench/kb_ingest.py $(if $(SAMPLE),--sample $(SAMPLE),) --kb $(BENCH_KB)
@@ -67,7 +75,7 @@ LINKS_KB := .kb/links
 LAWREF := ../shared/corpora/lawrefbook
 LINK_LAWS := "$(LAWREF)/行政法/消防法(2021-04-29).md" \
 	"$(LAWREF)/DLC/广东地方法规/地方性法规/广东/广东省实施《消防法》办法(2022-03-29).md"
-eval: setup model
+eval: setup model system
 	rm -rf $(EVAL_KB)
 	$(VENV)/bin/policykb ingest corpus --kb $(EVAL_KB)
 	$(PY) -m index.evaluation tests/eval --kb $(EVAL_KB)

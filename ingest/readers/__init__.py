@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ingest.readers.base import IngestError, RawDocument, Reader, TableBlock, TextBlock
 from ingest.readers.html import HtmlReader
+from ingest.readers.legacy_word import LegacyWordReader
 from ingest.readers.markdown import MarkdownReader
 from ingest.readers.pdf import PdfReader
 from ingest.readers.plain import PlainTextReader
@@ -16,6 +17,7 @@ READERS: list[Reader] = [
     MarkdownReader(),
     PdfReader(),
     DocxReader(),
+    LegacyWordReader(),
     HtmlReader(),
 ]
 SUFFIXES = tuple(suffix for reader in READERS for suffix in reader.suffixes)
