@@ -36,6 +36,8 @@ _WRAPPER = re.compile(
 )
 _MARKS = {"特急", "加急", "平急", "公开", "内部", "秘密", "机密", "绝密", "★"}
 _SERIAL = re.compile(r"^\d{6}$")  # 份号
+# 规范性文件 registration codes printed above the red header: CSCR-2022-87001, ZJSP01-2019-0003.
+_REGISTRATION = re.compile(r"^[A-Z]{2,}[A-Z0-9]*[-－—]?(?:19|20)\d{2}[-－—]\d{1,6}$")
 _SIGNER = re.compile(r"^签发人[：:]")
 _ORDER_MARK = re.compile(r"^(?P<issuer>\S{2,40}?)令$")
 _ORDER_NUMBER = re.compile(r"^[（(]?\s*第\s*(?P<n>[\d一二三四五六七八九十百零〇]+)\s*号\s*[）)]?$")
@@ -135,9 +137,13 @@ def key(text: str) -> str:
 
 
 def _is_marker(text: str) -> bool:
-    """附件1 above the title of an attachment; 份号, 密级 and 缓急 marks."""
+    """附件1 above the title of an attachment; 份号, 密级 and 缓急 marks; registration codes."""
     label = match_attachment(text)
-    return bool(label and not label.rest) or text in _MARKS or bool(_SERIAL.match(text))
+    return (
+        bool(label and not label.rest)
+        or text in _MARKS
+        or bool(_SERIAL.match(text) or _REGISTRATION.match(text))
+    )
 
 
 def _is_doc_number_line(text: str) -> bool:

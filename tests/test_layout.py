@@ -22,6 +22,7 @@ def document_of(*lines: str, hints: dict | None = None):
 def test_red_header_with_joint_issuers_stacked_beside_one_mark():
     layout = layout_of(
         "000123",
+        "CSCR-2022-87001",
         "特急",
         "南京市住房保障和房产局",
         "南京市财政局        文件",
@@ -39,7 +40,7 @@ def test_red_header_with_joint_issuers_stacked_beside_one_mark():
     ]
     assert layout.doc_number == "宁房市字〔2023〕12号"
     assert layout.title == "关于进一步促进房地产市场平稳健康发展的通知"
-    assert layout.consumed == set(range(9))
+    assert layout.consumed == set(range(10))
 
 
 def test_letter_spaced_issuer_mark():
