@@ -75,6 +75,10 @@ LINKS_KB := .kb/links
 LAWREF := ../shared/corpora/lawrefbook
 LINK_LAWS := "$(LAWREF)/行政法/消防法(2021-04-29).md" \
 	"$(LAWREF)/DLC/广东地方法规/地方性法规/广东/广东省实施《消防法》办法(2022-03-29).md"
+# Real government documents with hand-checked gold: metadata fields by format and level, unit
+# and target tags, implements titles; then cross-level links on the implementing pairs.
+REALDOCS := ../shared/realdocs
+REAL_LINKS_KB := .kb/realdocs-links
 eval: setup model system
 	rm -rf $(EVAL_KB)
 	$(VENV)/bin/policykb ingest corpus --kb $(EVAL_KB)
@@ -83,6 +87,9 @@ eval: setup model system
 	rm -rf $(LINKS_KB)
 	$(VENV)/bin/policykb ingest corpus $(LINK_LAWS) --kb $(LINKS_KB)
 	$(PY) -m index.link_training tests/eval --kb $(LINKS_KB)
+	$(PY) -m ingest.realdocs $(REALDOCS)
+	rm -rf $(REAL_LINKS_KB)
+	$(PY) -m index.realdocs_links $(REALDOCS) --kb $(REAL_LINKS_KB)
 
 lint: setup
 	$(VENV)/bin/ruff check .

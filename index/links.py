@@ -11,7 +11,8 @@ closest to it (document centroids), ranked by a logistic model over five pieces 
 - ``overlap``: the share of the local clause's character bigrams found in the source;
 - ``alignment``: the Smith-Waterman score over the shorter text's best (index.alignment);
 - ``relation``: 1 when the source's document is implemented, 0.5 when cited, else 0;
-- ``order``: 1 when the pair lies on the monotone alignment of the two clause sequences.
+- ``order``: 1 when the source is the local clause's nearest in the implemented documents and
+  the pair lies on the monotone alignment of the two clause sequences.
 
 The weights and the "none" threshold are fitted on labelled pairs (index.link_training) and
 kept in index/data/link_model.json.
@@ -39,8 +40,16 @@ FEATURES = ("cosine", "overlap", "alignment", "relation", "order")
 NEAREST_DOCS = 5  # higher-level documents searched besides the implemented and cited ones
 DENSE_CANDIDATES = 20  # source clauses per local clause scored in full
 SOURCES_KEPT = 3
-ORDER_MIN_COSINE = 0.85  # a pair this similar may anchor the monotone alignment
-_IMPLEMENTING = re.compile(r"(?:落实|贯彻|实施|执行)[^《》。；，,]{0,6}$")
+ORDER_MIN_COSINE = 0.85  # a nearest pair this similar may anchor the monotone alignment
+OPENING_CLAUSES = 3  # clauses (headings aside) where a document says what it implements
+# A verb, then up to 6 characters or the bodies that issued the title (…国务院办公厅《X》).
+_IMPLEMENTING = re.compile(
+    r"(?:落实|贯彻|实施|执行|根据|依据|依照|按照)"
+    r"(?:[^《》。；，,]{0,6}|[^《》。；，,]{0,30}(?:厅|室|部|委|局|院|府|会|印发|发布))$"
+)
+_QUOTED = re.compile(r"《([^《》]+)》")
+# Between two titles of one list: an optional （文号） and a conjunction.
+_TITLE_JOIN = re.compile(r"^\s*(?:[（(][^（）()《》]{0,40}[）)])?\s*(?:及|和|与|、|以及)?\s*$")
 
 
 @cache
@@ -82,26 +91,58 @@ class DocumentLink:
 def document_links(store: Store, doc_id: str) -> list[DocumentLink]:
     """The document's citations, each once, resolved where the KB holds the cited document."""
     doc = store.document(doc_id)
-    clauses = store.clauses_of(doc_id)
-    opening = [doc["title"], *(c["text"] for c in clauses[:3])]
-    implemented = {_title_key(t) for text in opening for t in _implemented_titles(text)}
-    citations = [asdict(c) for c in find_citations(doc["title"], doc["doc_number"])]
-    citations += store.all_citations(doc_id)
-    own_title = re.sub(r"^关于印发|的通知$", "", _bare(doc["title"]))
-    links: dict[tuple, DocumentLink] = {}
-    for citation in citations:
+    clauses = [(c["kind"], c["text"]) for c in store.clauses_of(doc_id)]
+    cited = store.all_citations(doc_id)
+    related = citation_relations(doc["title"], doc["doc_number"], clauses, cited)
+    return [
+        DocumentLink(c["title"], c["doc_number"],
+                     resolve_citation(store, c["title"], c["doc_number"], doc_id), relation)
+        for c, relation in related
+    ]  # fmt: skip
+
+
+def citation_relations(
+    title: str, doc_number: str | None, clauses: list[tuple[str, str]], citations: list[dict]
+) -> list[tuple[dict, str]]:
+    """Each citation of a document once with its relation (implements | cites), from its text
+    alone: ``clauses`` are (kind, text) in order, ``citations`` those of every clause."""
+    implemented = implemented_keys(title, clauses)
+    own_title = _issued_title(title)
+    related: dict[tuple, tuple[dict, str]] = {}
+    for citation in [asdict(c) for c in find_citations(title, doc_number)] + citations:
         key = (_title_key(citation["title"] or ""), citation["doc_number"])
-        if key in links or (key[0] and _bare(key[0]) == own_title):
+        if key in related or (key[0] and _bare(key[0]) == own_title):
             continue  # a notice quoting the title of what it issues does not cite it
-        target = resolve_citation(store, citation["title"], citation["doc_number"], doc_id)
-        relation = "implements" if key[0] and key[0] in implemented else "cites"
-        links[key] = DocumentLink(citation["title"], citation["doc_number"], target, relation)
-    return list(links.values())
+        related[key] = (citation, "implements" if key[0] in implemented else "cites")
+    return list(related.values())
+
+
+def implemented_keys(title: str, clauses: list[tuple[str, str]]) -> set[str]:
+    """Title keys of what the title or the opening (first clauses other than headings, and the
+    first article) says the document implements or is based on: 落实/贯彻/实施/根据《X》, and
+    the titles listed with X."""
+    opening = [text for kind, text in clauses if kind != "heading"][:OPENING_CLAUSES]
+    opening += [text for kind, text in clauses if kind == "article"][:1]
+    return {_title_key(t) for text in [title, *opening] for t in _implemented_titles(text)}
 
 
 def _implemented_titles(text: str) -> list[str]:
-    return [m.group(1) for m in re.finditer(r"《([^《》]+)》", text)
-            if _IMPLEMENTING.search(text[: m.start()])]  # fmt: skip
+    """《X》 after an implementing verb, and each title listed with it (《A》（文号）及《B》)."""
+    titles, previous, end = [], False, 0
+    for match in _QUOTED.finditer(text):
+        joined = previous and _TITLE_JOIN.match(text[end : match.start()])
+        previous = bool(joined or _IMPLEMENTING.search(text[: match.start()]))
+        if previous:
+            titles.append(match.group(1))
+        end = match.end()
+    return titles
+
+
+def _issued_title(title: str) -> str:
+    """What a notice issues (X of …关于印发X的通知), else the bare title itself."""
+    bare = _bare(title)
+    issued = re.search(r"印发(.+)的通知$", bare)
+    return issued.group(1) if issued else bare
 
 
 def _bare(title: str) -> str:
@@ -114,7 +155,7 @@ def _title_key(title: str) -> str:
 
 def resolve_citation(store: Store, title: str | None, number: str | None, own: str) -> str | None:
     """The doc_id a citation names: by 文号, else by title (also 中华人民共和国X法 for X法,
-    and the notice that issued it: 关于印发X的通知); the newest version when several."""
+    and the notice that issued it: …关于印发X的通知); the newest version when several."""
     if number:
         found = [r for r in store.documents_by_number(number) if r["doc_id"] != own]
         if found:
@@ -124,7 +165,15 @@ def resolve_citation(store: Store, title: str | None, number: str | None, own: s
     key = _title_key(title)
     keys = [key, f"中华人民共和国{key}", f"关于印发{key}的通知", f"关于印发《{key}》的通知"]
     found = [r for r in store.documents_by_title(keys) if r["doc_id"] != own]
+    found = found or _issuing_notices(store, key, own)
     return found[0]["doc_id"] if found else None
+
+
+def _issuing_notices(store: Store, key: str, own: str) -> list:
+    """Notices that issue the cited title under any issuer (北京市人民政府关于印发《X》的通知)."""
+    rows = [r for r in store.find_documents(key)
+            if r["doc_id"] != own and _issued_title(r["title"]) == _bare(key)]  # fmt: skip
+    return sorted(rows, key=lambda r: r["date"] or "", reverse=True)
 
 
 # --- clauses ----------------------------------------------------------------------------------
@@ -171,27 +220,30 @@ def pair_features(local: str, source: str, cosine: float) -> dict[str, float]:
 
 def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tuple[int, int]]:
     """Pairs on the best order-keeping alignment of the local clauses with each implemented
-    document's clauses (sources are contiguous per document, in document order)."""
+    document's clauses (sources are contiguous per document, in document order); several local
+    clauses may carry out one source. Only a local clause's nearest source may anchor it, by its
+    lead over the runner-up: one model's cosines sit in a narrow band (unrelated clauses reach
+    0.9 with e5), and over a fixed floor the alignment threaded through unrelated pairs."""
     implemented = [j for j, w in enumerate(relation_weights) if w == 1.0]
     if not implemented:
         return set()
     columns = np.array(implemented)
-    gain = np.maximum(cosine[:, columns] - ORDER_MIN_COSINE, 0.0)
+    sims = cosine[:, columns]
+    runner_up = np.sort(sims, axis=1)[:, -2:-1] if len(columns) > 1 else 0.0
+    gain = np.maximum(sims - np.maximum(ORDER_MIN_COSINE, runner_up), 0.0)
     n, m = gain.shape
     best = np.zeros((n + 1, m + 1))
     for i in range(1, n + 1):
         for j in range(1, m + 1):
-            diagonal = best[i - 1, j - 1] + gain[i - 1, j - 1]
-            best[i, j] = max(best[i - 1, j], best[i, j - 1], diagonal)
+            best[i, j] = max(best[i, j - 1], best[i - 1, j] + gain[i - 1, j - 1])
     pairs, i, j = set(), n, m
     while i and j:
-        if gain[i - 1, j - 1] > 0 and best[i, j] == best[i - 1, j - 1] + gain[i - 1, j - 1]:
-            pairs.add((i - 1, int(columns[j - 1])))
-            i, j = i - 1, j - 1
-        elif best[i, j] == best[i - 1, j]:
-            i -= 1
-        else:
+        if best[i, j] == best[i, j - 1]:
             j -= 1
+        else:
+            if gain[i - 1, j - 1] > 0:
+                pairs.add((i - 1, int(columns[j - 1])))
+            i -= 1
     return pairs
 
 
@@ -228,16 +280,28 @@ class Linker:
                 centroid = vectors.mean(axis=0)
                 self.centroids[doc_id] = centroid / (np.linalg.norm(centroid) + 1e-12)
                 self.store.save_doc_vector(doc_id, self.centroids[doc_id])
-        for doc_id in self._stale_citations(changed, removed) & self.documents.keys():
-            rows = [(lk.title, lk.doc_number, lk.target, lk.relation)
-                    for lk in document_links(self.store, doc_id)]  # fmt: skip
-            self.store.replace_doc_links(doc_id, rows)
+        retargeted = self._resolve_citations(changed, removed)
         count = 0
-        for doc_id in self._to_relink(changed, set(removed.values())):
+        for doc_id in self._to_relink(changed, set(removed.values()), retargeted):
             rows = self._clause_link_rows(self.documents[doc_id], self.stored_links(doc_id))
             self.store.replace_clause_links(doc_id, rows)
             count += len(rows)
         return count
+
+    def _resolve_citations(self, changed: set[str], removed: dict[str, str]) -> set[str]:
+        """Resolve the stale documents' citations again; returns those whose citations now
+        resolve elsewhere or to a changed document (a same-level implementing one must be
+        relinked then, as no level rule covers it)."""
+        retargeted = set()
+        for doc_id in self._stale_citations(changed, removed) & self.documents.keys():
+            before = {lk.target for lk in self.stored_links(doc_id)}
+            rows = [(lk.title, lk.doc_number, lk.target, lk.relation)
+                    for lk in document_links(self.store, doc_id)]  # fmt: skip
+            self.store.replace_doc_links(doc_id, rows)
+            after = {row[2] for row in rows}
+            if before != after or after & (changed | removed.keys()):
+                retargeted.add(doc_id)
+        return retargeted
 
     def _stale_citations(self, changed: set[str], removed: dict[str, str]) -> set[str]:
         """Documents whose citations may resolve differently: the changed ones, those citing a
@@ -258,26 +322,30 @@ class Linker:
         return [DocumentLink(r["title"], r["doc_number"], r["target"], r["relation"])
                 for r in self.store.doc_links(doc_id)]  # fmt: skip
 
-    def _to_relink(self, changed: set[str], removed_levels: set[str]) -> list[str]:
-        """The changed local documents, and every lower-level document when a national or
-        provincial document came, changed or went (its sources may have moved)."""
+    def _to_relink(self, changed: set[str], removed_levels: set[str], retargeted: set[str]):
+        """The changed local documents, every lower-level document when a national or
+        provincial document came, changed or went (its sources may have moved), and those
+        whose citations now resolve elsewhere or to a changed document (``retargeted``)."""
         levels = {self.documents[d]["level"] for d in changed if d in self.documents}
         top = min((LEVEL_RANK.get(lv, 3) for lv in levels | removed_levels), default=3)
         return sorted(
             d for d, doc in self.documents.items()
             if doc["level"] != "national"
-            and (d in changed or LEVEL_RANK.get(doc["level"], 0) > top)
+            and (d in changed | retargeted or LEVEL_RANK.get(doc["level"], 0) > top)
         )  # fmt: skip
 
     def source_documents(self, doc, links: list[DocumentLink]) -> dict[str, float]:
-        """Higher-level documents to search, with their relation weight (1 implements, .5 cites)."""
-        allowed = self._higher_documents(doc)
+        """Higher-level documents to search, and those of its own level it says it implements
+        (a 办公厅 measure carrying out the 市政府 plan), with their relation weight (1
+        implements, .5 cites)."""
+        higher = self._higher_documents(doc)
+        allowed = higher | self._implemented_peers(doc, links)
         related: dict[str, float] = {}
         for link in links:
             if link.target in allowed:
                 weight = 1.0 if link.relation == "implements" else 0.5
                 related[link.target] = max(related.get(link.target, 0.0), weight)
-        nearest = self._nearest(doc["doc_id"], allowed)
+        nearest = self._nearest(doc["doc_id"], higher)
         return related | {d: 0.0 for d in nearest if d not in related}
 
     def _higher_documents(self, doc) -> set[str]:
@@ -289,6 +357,14 @@ class Linker:
             if LEVEL_RANK.get(other["level"], 0) < rank
             and (other["level"] == "national"
                  or bool(province and (other["region"] or "").startswith(province)))
+        }  # fmt: skip
+
+    def _implemented_peers(self, doc, links: list[DocumentLink]) -> set[str]:
+        """Documents of the same level that this one implements (resolved in the KB)."""
+        return {
+            lk.target for lk in links
+            if lk.relation == "implements" and lk.target in self.documents
+            and lk.target != doc["doc_id"] and self.documents[lk.target]["level"] == doc["level"]
         }  # fmt: skip
 
     def _nearest(self, doc_id: str, allowed: set[str]) -> list[str]:

@@ -2,14 +2,17 @@
 
 ``python -m ingest.realdocs ../shared/realdocs`` (part of ``make eval``) parses every file of
 the set and prints per-field accuracy (title, 文号, issuers, date, level, region) overall, by
-format and by level, then unit and target precision and recall on the gold samples.
+format and by level, then unit and target precision and recall on the gold samples, then how
+many of the gold ``implements`` titles the document cites at all (any citation: an upper bound
+for the "implements" relation, which index.realdocs_links measures).
 
 How a field counts as right: text fields compare on the normalised form with all whitespace
 removed and brackets folded (〔〕 = ()); issuers as a set; a region also when ours names the
 gold one with its city (淮安市洪泽区 for 洪泽区) or by its short name (德宏州). A file the
 parser refuses is wrong on every field. Samples are samples: precision counts only the tags
 we put on sampled clauses, and a tag is right when the gold lists its name with its role
-(配合 counts as responsible, as the gold has it).
+(配合 counts as responsible, as the gold has it). A gold ``implements`` title is recalled when
+a citation has the same title once whitespace is removed and 〈〉/《》 and brackets are folded.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ingest.text import normalize_brackets
 FIELDS = ("title", "doc_number", "issuers", "date", "level", "region")
 _INVISIBLE = re.compile(r"[\s\u200b\u200c\u200d\ufeff]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_QUOTES = str.maketrans("〈〉", "《》")
 # Gold roles: lead, or responsible for everyone else named as acting (负责/配合/指导).
 _GOLD_ROLE = {Role.LEAD: "lead"}
 
@@ -49,6 +53,7 @@ class DocResult:
     seconds: float = 0.0
     units: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # found, labelled,
     targets: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # recalled, right
+    implements: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # gold titles cited
 
 
 def key(text: str) -> str:
@@ -114,11 +119,30 @@ def _score_document(gold: dict, parsed: ParsedDocument | None, error: str | None
     )
     result.units = _score_units(parsed, gold["units_sample"])
     result.targets = _score_targets(parsed, gold["targets_sample"])
+    result.implements = score_titles(cited_titles(parsed) if parsed else [], gold["implements"])
     return result
 
 
-def _clause_of(parsed: ParsedDocument, start: str) -> Clause | None:
-    return find_by_start(parsed.clauses, lambda c: c.label + c.text, _INVISIBLE.sub("", start))
+def clause_of(clauses: list, start: str, text_of=lambda c: c.label + c.text):
+    """The clause a gold start names (label + text, whitespace removed), or None; ``text_of``
+    reads another clause shape (stored rows)."""
+    return find_by_start(clauses, text_of, _INVISIBLE.sub("", start))
+
+
+def title_key(title: str) -> str:
+    """The form a gold title and a citation of it share: 〈〉 as 《》, brackets folded."""
+    return key(title.translate(_QUOTES))
+
+
+def cited_titles(parsed: ParsedDocument) -> list[str]:
+    """Titles of every document the clauses cite, in order."""
+    return [c.title for clause in parsed.clauses for c in clause.citations if c.title]
+
+
+def score_titles(found: list[str], gold: list[str]) -> list[int]:
+    """[found, labelled, recalled, right] of cited titles against the gold ``implements``."""
+    ours, wanted = {title_key(t) for t in found}, {title_key(t) for t in gold}
+    return [len(ours), len(wanted), len(ours & wanted), len(ours & wanted)]
 
 
 def _names_match(found: str, gold: str) -> bool:
@@ -136,7 +160,7 @@ def _score_units(parsed: ParsedDocument | None, samples: list[dict]) -> list[int
     by_clause: dict[str, list[tuple[str, str]]] = defaultdict(list)
     clauses: dict[str, Clause | None] = {}
     for start, name, role in labelled:
-        clauses[start] = _clause_of(parsed, start)
+        clauses[start] = clause_of(parsed.clauses, start)
         by_clause[start].append((name, role))
     found = right = recalled = 0
     seen: set[str] = set()
@@ -170,7 +194,7 @@ def _score_targets(parsed: ParsedDocument | None, samples: list[dict]) -> list[i
         by_clause[row["clause_start"]].append(row)
     found = right = recalled = 0
     for start, gold in by_clause.items():
-        clause = _clause_of(parsed, start)
+        clause = clause_of(parsed.clauses, start)
         if clause is None:
             continue
         ours = [(t.value, key(t.unit)) for t in clause.targets]
@@ -186,9 +210,10 @@ def _same_target(ours: tuple[float, str], gold: tuple[float | None, str]) -> boo
 
 
 def tag_scores(results: list[DocResult]) -> dict[str, tuple[float, float]]:
-    """(precision, recall) of unit and target tags over all samples."""
+    """(precision, recall) of unit and target tags over all samples, and of implements titles
+    over every document's gold."""
     scores = {}
-    for name in ("units", "targets"):
+    for name in ("units", "targets", "implements"):
         found = sum(getattr(r, name)[0] for r in results)
         labelled = sum(getattr(r, name)[1] for r in results)
         recalled = sum(getattr(r, name)[2] for r in results)
@@ -244,7 +269,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print("| tags | precision | recall |\n|---|---|---|")
     for name, (precision, recall) in tag_scores(results).items():
-        print(f"| {name} | {precision:.3f} | {recall:.3f} |")
+        label = "implements titles (any citation)" if name == "implements" else name
+        print(f"| {label} | {precision:.3f} | {recall:.3f} |")
     seconds = sorted(r.seconds for r in results)
     print(f"\nparsed {len(results)} files, median {seconds[len(seconds) // 2]:.2f} s per file")
     if args.errors:
