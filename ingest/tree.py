@@ -2,20 +2,23 @@
 
 Kinds of label nest in the order they first open (一、 above （一） above 1.), which is how
 official documents use them; a label of a kind already open closes everything below it.
-Unnumbered paragraphs belong to the clause above them, except after a list introduced by
-a colon, where they go back to the clause that introduced it. 附件 start subtrees of their
-own, and each table row is a clause.
+Articles run in sequence, so a 第三条 that starts a line inside 第十条 is a citation, not an
+article; 一是、二是 open items only as a run. Unnumbered paragraphs belong to the clause above
+them, except once a list introduced by a colon has ended (its last item closed a sentence):
+then they go back to the clause that introduced it. 附件 start subtrees of their own, a list
+of attachments stays text, and each table row is a clause.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ingest.cleaning import Item, Paragraph
+from ingest.cleaning import Item
 from ingest.models import Clause
-from ingest.numbering import heading_of, match_attachment, match_label
+from ingest.numbering import Label, heading_of, match_attachment, match_label
 from ingest.readers.base import TableBlock
 from ingest.tables import table_rows
 from ingest.text import normalize, tidy
@@ -28,6 +31,10 @@ _KIND_OF_LABEL = {
     "attachment": "attachment",
     "table_row": "table_row",
 }
+_CLOSED = ("。", "；", ";", "！", "？", "!", "?")
+_SERIAL = ("；", ";")
+_ATTACHMENT_LIST = re.compile(r"附[件表]?\s*[：:]")
+_LISTED = ("arabic", "arabic_paren", "arabic_half", "cn_paren", "circled")
 
 
 @dataclass
@@ -43,6 +50,21 @@ class _Node:
     @property
     def text(self) -> str:
         return "\n".join(p for p in self.parts if p)
+
+
+def _has_body(node: _Node) -> bool:
+    """Whether a clause has text or clauses beyond its own line: a heading or caption."""
+    return len(node.parts) > 1 or bool(node.children)
+
+
+@dataclass
+class _Entry:
+    """One body item, read once: its display text, numbering label and attachment heading."""
+
+    item: Item
+    text: str = ""
+    label: Label | None = None
+    attachment: Label | None = None
 
 
 class _Builder:
@@ -72,15 +94,26 @@ class _Builder:
         if not self.stack:
             self.add("", "", text, None)
             return
+        if self._list_ended():
+            self.stack.pop()
+        self.stack[-1].parts.append(text)
+
+    def _list_ended(self) -> bool:
+        """Whether the open item is the last of a list introduced by a colon, now over."""
+        if len(self.stack) < 2 or not self.stack[-2].text.endswith(("：", ":")):
+            return False
         top = self.stack[-1]
-        if (
-            len(self.stack) >= 2
-            and self.stack[-2].text.endswith(("：", ":"))
-            and top.kind == "item"
-        ):
-            self.stack.pop()  # the list introduced by a colon is over
-            top = self.stack[-1]
-        top.parts.append(text)
+        if top.kind != "item" or _has_body(top):
+            return False  # a caption or heading item whose body goes on
+        if top.text.endswith(_SERIAL):
+            return True
+        siblings = [n for n in self.stack[-2].children if n.label_kind == top.label_kind]
+        earlier = siblings[-2] if len(siblings) > 1 else None
+        if earlier is None or _has_body(earlier):
+            return False  # items with captions or headings, as in （一）好规划。 over its text
+        # One-line items: the list is over after one that closes its sentence, or one of a
+        # list of names; an item cut short (a line the reader did not join) goes on.
+        return top.text.endswith(_CLOSED) or not earlier.text.endswith(_CLOSED)
 
     def table(self, rows: list[list[str]]) -> None:
         parent = self.stack[-1] if self.stack else None
@@ -91,31 +124,103 @@ class _Builder:
 def build_tree(items: list[Item], consumed: set[int], doc_id: str) -> list[Clause]:
     """Clauses in document order, with stable ids, labels, paths and positions."""
     builder = _Builder()
-    body = [(i, item) for i, item in enumerate(items) if i not in consumed]
-    for position, (_, item) in enumerate(body):
-        if isinstance(item, TableBlock):
-            builder.table(item.rows)
+    entries = [_read(item) for i, item in enumerate(items) if i not in consumed]
+    _drop_out_of_order(entries)
+    listing: str | None = None  # the label kind of the list of attachments being read
+    for position, entry in enumerate(entries):
+        if isinstance(entry.item, TableBlock):
+            builder.table(entry.item.rows)
             continue
-        text = tidy(item.text)
-        attachment = match_attachment(text)
-        if attachment and not _next_is_attachment(body, position):
-            builder.open_attachment(attachment.text, attachment.rest)
-            continue
-        label = match_label(text)
-        if label:
-            builder.open_label(label.text, label.kind, label.rest)
+        listing = _listing(entries, position, listing)
+        if listing:
+            builder.paragraph(entry.text)
+        elif entry.attachment and not _lists_attachments(entries, position):
+            builder.open_attachment(entry.attachment.text, entry.attachment.rest)
+        elif entry.label:
+            builder.open_label(entry.label.text, entry.label.kind, entry.label.rest)
         else:
-            builder.paragraph(text)
+            builder.paragraph(entry.text)
     return _to_clauses(builder.nodes, doc_id)
 
 
-def _next_is_attachment(body: list[tuple[int, Item]], position: int) -> bool:
-    """附件1：… followed by 附件2：… is the list of attachments, not an attachment."""
-    following = body[position + 1 : position + 2]
+def _read(item: Item) -> _Entry:
+    """An item's display text and labels, matched once for the passes that follow."""
+    if isinstance(item, TableBlock):
+        return _Entry(item)
+    text = tidy(item.text)
+    return _Entry(item, text, match_label(text, runs=True), match_attachment(text))
+
+
+def _drop_out_of_order(entries: list[_Entry]) -> None:
+    """Articles and 一是 runs out of sequence are text (a citation), not labels."""
+    scopes, scope = [], 0  # each attachment numbers its articles anew
+    for entry in entries:
+        scope += entry.attachment is not None
+        scopes.append(scope)
+    for kind in ("article", "run"):
+        found = [(i, e.label, e.label.number) for i, e in enumerate(entries) if _is(e, kind)]
+        previous: int | None = None
+        for j, (i, label, number) in enumerate(found):
+            after = found[j + 1] if j + 1 < len(found) else None
+            following = after is not None and scopes[after[0]] == scopes[i]
+            if _in_sequence(previous, number, label, after[2] if following else None, kind):
+                previous = number
+            else:
+                entries[i].label = None
+            previous = previous if following else None  # the next one is in a new scope
+
+
+def _is(entry: _Entry, kind: str) -> bool:
+    """Whether the entry opens with a label of this kind."""
+    return entry.label is not None and entry.label.kind == kind
+
+
+def _in_sequence(
+    previous: int | None, number: int | None, label: Label, following: int | None, kind: str
+) -> bool:
+    """Whether a label goes on its run: the next number, or a jump forward that the next keeps."""
+    if number is None:
+        return False
+    if previous is not None and number - previous == (0 if "之" in label.text else 1):
+        return True  # the next article, or 第十条之一 after 第十条
+    if number == 1 and following == 2:
+        return True  # a run starts, or a second set of articles in the same file
+    if kind == "run":
+        return False  # 一是 opens an item only in a run
+    return (previous is None or number > previous) and (following is None or following >= number)
+
+
+def _listing(entries: list[_Entry], position: int, listing: str | None) -> str | None:
+    """The label kind of the list of attachments (附件：1.… 2.…) this entry opens or goes on."""
+    entry = entries[position]
+    if listing and (entry.label.kind == listing if entry.label else _wrapped_name(entry)):
+        return listing
+    match = _ATTACHMENT_LIST.match(entry.text)
+    if not match or (entry.attachment and entry.attachment.rest):
+        return None
+    rest = entry.text[match.end() :].strip()
+    after = entries[position + 1] if position + 1 < len(entries) else None
+    listed = match_label(rest) if rest else after and after.label
+    return listed.kind if listed and listed.kind in _LISTED else None
+
+
+def _wrapped_name(entry: _Entry) -> bool:
+    """The rest of a listed name the reader did not join: short, no sentence, no heading."""
+    return not entry.attachment and len(entry.text) <= 30 and not entry.text.endswith(_CLOSED)
+
+
+def _lists_attachments(entries: list[_Entry], position: int) -> bool:
+    """附件1：… over 附件2：…, or 附件： over a title its attachment's heading repeats: a list."""
+    following = entries[position + 1 : position + 4]
+    if following and following[0].attachment:
+        return True
+    heading = entries[position].attachment
     return (
-        bool(following)
-        and isinstance(following[0][1], Paragraph)
-        and (match_attachment(tidy(following[0][1].text)) is not None)
+        heading is not None
+        and not heading.rest
+        and len(following) == 3
+        and following[1].attachment == heading
+        and following[2].text == following[0].text
     )
 
 
