@@ -32,7 +32,9 @@ CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (UTF-8) for sp
 def tasks(
     unit: Annotated[str, typer.Option("--unit", help="市发改委, 人社局, or a canonical name")],
     region: RegionOption = None,
-    role: Annotated[str, typer.Option("--role", help="lead | responsible | any")] = "any",
+    role: Annotated[
+        str, typer.Option("--role", help="lead | responsible | supporting | any")
+    ] = "any",
     kb: KbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,7 +71,8 @@ def units(
     kb: KbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List units with their aliases and task counts (lead + responsible), most tasks first."""
+    """List units with their aliases and task counts (lead, responsible or supporting), most
+    tasks first."""
     found = UnitDirectory(open_kb(kb).store).units(query, region)
     if as_json:
         rows = [{**u.summary(), "aliases": u.aliases, "tasks": u.tasks, "roles": dict(u.roles)}

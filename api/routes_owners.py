@@ -47,7 +47,7 @@ async def unit_tasks(
     directory: Directory,
     unit: str,
     region: str | None = None,
-    role: Literal["lead", "responsible", "any"] = "any",
+    role: Literal["lead", "responsible", "supporting", "any"] = "any",
 ) -> dict:
     """``unit`` is a unit id, a canonical name, or a name as officials type it (市发改委)."""
     found = directory.get(unit) or directory.resolve(unit, region)

@@ -68,6 +68,7 @@ class DocumentSummary(BaseModel):
     status: str
     source: str
     clauses: int
+    extraction: str = "text"  # "ocr": read off page images, so the wording may hold misreads
 
 
 class ClauseOut(BaseModel):
@@ -122,7 +123,7 @@ class ErrorOut(BaseModel):
 
 class UnitListed(UnitSummary):
     aliases: list[str]
-    tasks: int = Field(description="clauses where the unit leads or is responsible")
+    tasks: int = Field(description="clauses where the unit leads, is responsible or supports")
     roles: dict[str, int] = Field(description="role → clauses")
 
 
@@ -159,7 +160,7 @@ class MatrixRowOut(BaseModel):
     label: str
     path: list[str]
     text: str
-    roles: dict[str, str] = Field(description="canonical unit → lead | responsible")
+    roles: dict[str, str] = Field(description="canonical unit → lead | responsible | supporting")
 
 
 class MatrixOut(BaseModel):

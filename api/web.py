@@ -37,7 +37,7 @@ from ingest.models import Level
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 LEVEL_NAMES = {"national": "国家级", "provincial": "省级", "municipal": "市级", "county": "区县级"}
-ROLE_NAMES = {"lead": "牵头", "responsible": "责任", "mentioned": "提及"}
+ROLE_NAMES = {"lead": "牵头", "responsible": "责任", "supporting": "配合", "mentioned": "提及"}
 LINK_KINDS = {"verbatim": "照搬", "adapted": "改写", "related": "相关"}
 STATUS_NAMES = {"issued": "已印发", "draft": "征求意见稿"}
 TABLE_ROWS = 1000  # rows a page table shows; the JSON API's CSV carries them all
@@ -163,14 +163,14 @@ def _hit(hit: dict) -> dict:
 
 
 def _chips(units: list[dict]) -> list[dict]:
-    """One chip per unit, with its strongest role: lead over responsible over mentioned."""
-    order = {"lead": 0, "responsible": 1, "mentioned": 2}
+    """One chip per unit, with its strongest role: lead, responsible, supporting, mentioned."""
+    order = {"lead": 0, "responsible": 1, "supporting": 2, "mentioned": 3}
     best: dict[str, dict] = {}
     for unit in units:
         known = best.get(unit["canonical"])
-        if known is None or order.get(unit["role"], 3) < order.get(known["role"], 3):
+        if known is None or order.get(unit["role"], 4) < order.get(known["role"], 4):
             best[unit["canonical"]] = unit
-    return sorted(best.values(), key=lambda u: order.get(u["role"], 3))
+    return sorted(best.values(), key=lambda u: order.get(u["role"], 4))
 
 
 @router.get("/ui/documents", response_class=HTMLResponse)

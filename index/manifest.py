@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-FORMAT = 3  # 2: unit regions and target metrics; 3: cross-level links
+FORMAT = 4  # 2: unit regions and target metrics; 3: cross-level links; 4: extraction (OCR)
 FILENAME = "manifest.json"
 
 

@@ -17,9 +17,9 @@ from index.store import Store
 from ingest.text import normalize, normalize_brackets, tidy
 from ingest.units import UnitResolver
 
-ROLES = ("lead", "responsible", "mentioned")
-ROLE_FILTERS = ("lead", "responsible", "any")
-TASK_ROLES = ("lead", "responsible")
+ROLES = ("lead", "responsible", "supporting", "mentioned")
+ROLE_FILTERS = ("lead", "responsible", "supporting", "any")
+TASK_ROLES = ("lead", "responsible", "supporting")
 _LOCAL_PREFIXES = (
     "省",
     "市",
@@ -52,7 +52,7 @@ class Unit:
 
     @property
     def tasks(self) -> int:
-        return self.roles["lead"] + self.roles["responsible"]
+        return sum(self.roles[role] for role in TASK_ROLES)
 
     def summary(self) -> dict:
         return {"id": self.unit_id, "name": self.canonical, "canonical": self.canonical,
@@ -211,7 +211,7 @@ class MatrixRow:
     label: str
     path: list[str]
     text: str
-    roles: dict[str, str]  # canonical → lead | responsible
+    roles: dict[str, str]  # canonical → lead | responsible | supporting
 
 
 @dataclass
@@ -234,8 +234,9 @@ class Matrix:
         }  # fmt: skip
 
     def csv_rows(self) -> list[list[str]]:
-        """A header and one row per clause; cells say 牵头 or 责任 as a spreadsheet reader would."""
-        names = {"lead": "牵头", "responsible": "责任"}
+        """A header and one row per clause; cells say 牵头, 责任 or 配合 as a spreadsheet reader
+        would."""
+        names = {"lead": "牵头", "responsible": "责任", "supporting": "配合"}
         header = ["条款", "内容", *(u.canonical for u in self.units)]
         body = [
             ["/".join([*r.path, r.label]), r.text,

@@ -19,12 +19,14 @@ class StoredDocument:
     status: str
     source: str
     clauses: int = 0
+    extraction: str = "text"
 
     @classmethod
     def from_row(cls, row: sqlite3.Row, clauses: int = 0) -> StoredDocument:
         return cls(
             row["doc_id"], row["title"], row["doc_number"], json.loads(row["issuers"]),
             row["date"], row["level"], row["region"], row["status"], row["source"], clauses,
+            row["extraction"],
         )  # fmt: skip
 
 

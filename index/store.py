@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, title_key TEXT NOT NULL,
     doc_number TEXT, doc_number_key TEXT, issuers TEXT NOT NULL, date TEXT, year INTEGER,
     level TEXT NOT NULL, region TEXT, status TEXT NOT NULL, source TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL, extraction TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
 CREATE TABLE IF NOT EXISTS clauses (
@@ -76,7 +76,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS clauses_phrase USING fts5 (key, tokenize = 't
 """
 
 DOCUMENT_COLUMNS = (
-    "doc_id, title, doc_number, issuers, date, level, region, status, source, content_hash"
+    "doc_id, title, doc_number, issuers, date, level, region, status, source, content_hash,"
+    " extraction"
 )
 CLAUSE_COLUMNS = (
     "c.id, c.clause_id, c.doc_id, c.label, c.path, c.text, c.position, c.depth, c.kind,"
@@ -142,13 +143,13 @@ class Store:
         """Insert a document; ``clause_windows[i]`` lists (span, text hash) of clause i."""
         doc = parsed.document
         self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.doc_id, doc.title, normalize(doc.title), doc.doc_number,
                 normalize_brackets(doc.doc_number) if doc.doc_number else None,
                 json.dumps(doc.issuers, ensure_ascii=False), doc.date,
                 int(doc.date[:4]) if doc.date else None, doc.level.value, doc.region,
-                doc.status, doc.source, doc.content_hash,
+                doc.status, doc.source, doc.content_hash, doc.extraction,
             ),
         )  # fmt: skip
         for clause, spans in zip(parsed.clauses, clause_windows, strict=True):

@@ -67,6 +67,7 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
         status="draft" if is_draft(title) else "issued",
         source=str(raw.path),
         content_hash=hashlib.sha256(raw.raw_bytes).hexdigest(),
+        extraction="ocr" if hints.get("ocr") else "text",
     )
     _apply_sidecar(document, sidecar, raw.path)
     document.doc_id = sidecar.get("doc_id") or document_id(document)

@@ -20,11 +20,12 @@ class Role(StrEnum):
 
     LEAD = "lead"
     RESPONSIBLE = "responsible"
+    SUPPORTING = "supporting"  # 配合/协助/协办/参与: helps the lead or responsible units
     MENTIONED = "mentioned"
 
     @property
     def strength(self) -> int:
-        return {"lead": 3, "responsible": 2, "mentioned": 1}[self.value]
+        return {"lead": 4, "responsible": 3, "supporting": 2, "mentioned": 1}[self.value]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Document:
     status: str  # "issued" or "draft"
     source: str
     content_hash: str
+    extraction: str = "text"  # "ocr" when some of the text was read off page images
 
 
 @dataclass

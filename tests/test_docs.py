@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from api.cli import app
@@ -32,3 +34,12 @@ def test_every_setting_is_documented():
     prefix = Settings.model_config["env_prefix"]
     for name in Settings.model_fields:
         assert f"`{prefix}{name.upper()}`" in README, f"{prefix}{name.upper()} is not in README.md"
+
+
+def test_every_environment_variable_the_code_reads_is_documented():
+    names = set()
+    for folder in ("ingest", "index", "api"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names |= set(re.findall(r"POLICYKB_[A-Z_]+[A-Z]", path.read_text(encoding="utf-8")))
+    missing = sorted(n for n in names if f"`{n}`" not in README)
+    assert not missing, f"not in README.md: {missing}"

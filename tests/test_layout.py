@@ -192,3 +192,9 @@ def test_a_headline_with_its_doc_number_and_a_short_issuer_named_in_full_by_the_
     document, _ = document_of("某细则", "第一条 为规范转让，制定本细则。", hints=hints)
     assert document.title == "市规划资源局关于印发《某细则》的通知"
     assert document.issuers == ["天津市规划和自然资源局"]
+
+
+def test_text_read_off_page_images_is_marked():
+    document, _ = document_of("关于某事项的通知", "各区：", "正文。", hints={"ocr": True})
+    assert document.extraction == "ocr"
+    assert document_of("关于某事项的通知", "正文。")[0].extraction == "text"

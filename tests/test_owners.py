@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +16,16 @@ from api.app import create_app
 from api.cli import app
 from api.settings import Settings
 from index.filters import Filters
-from index.owners import AmbiguousUnit, UnitDirectory, UnitNotFound, ownership_matrix
+from index.owners import (
+    ROLE_FILTERS,
+    AmbiguousUnit,
+    Matrix,
+    MatrixRow,
+    Unit,
+    UnitDirectory,
+    UnitNotFound,
+    ownership_matrix,
+)
 from index.targets import list_targets, same_metric
 from tests.conftest import SEEDS
 
@@ -230,3 +240,25 @@ def test_http_matrix_and_targets(client):
     targets = client.get("/targets", params={"region": "绍兴", "year": 2025}).json()["targets"]
     assert targets and all(t["region"] == "绍兴市" and t["year"] == 2025 for t in targets)
     assert client.get("/documents/nothing/matrix").status_code == 404
+
+
+def test_supporting_units_have_tasks_and_a_matrix_cell_of_their_own():
+    unit = Unit(
+        "u", "沈阳市财政局", "沈阳市", "unit", roles=Counter(lead=1, supporting=2, mentioned=4)
+    )
+    assert unit.tasks == 3 and "supporting" in ROLE_FILTERS
+    row = MatrixRow(
+        "c", "d", "1.", ["六、职责分工"], "配合制定制度", {"沈阳市财政局": "supporting"}
+    )
+    assert Matrix("t", [unit], [row]).csv_rows()[1][-1] == "配合"
+
+
+def test_role_filter_takes_supporting(directory, corpus_kb, client):
+    unit = directory.resolve("市发改委", region="重庆")
+    assert directory.tasks(unit, role="supporting") == []  # the seeds name no 配合 unit
+    result = _cli(
+        corpus_kb, "tasks", "--unit", "市发改委", "--region", "重庆", "--role", "supporting"
+    )
+    assert result.exit_code == 0, result.output
+    found = client.get("/units/市发改委/tasks", params={"region": "重庆", "role": "supporting"})
+    assert found.status_code == 200 and found.json()["tasks"] == []

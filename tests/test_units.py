@@ -1,7 +1,13 @@
 """Canonical unit names scoped to a region, and unit lists."""
 
 from ingest.models import Role
-from ingest.units import UnitResolver, split_unit_list, tag_units
+from ingest.units import (
+    UnitResolver,
+    defined_names,
+    first_listed_leads,
+    split_unit_list,
+    tag_units,
+)
 
 CHONGQING_ISSUERS = ["重庆市发展和改革委员会", "重庆市教育委员会", "国家税务总局重庆市税务局"]
 
@@ -59,8 +65,8 @@ def test_lead_and_supporting_tag():
     roles = {t.canonical: t.role for t in tags}
     assert roles == {
         "绍兴市发展和改革委员会": Role.LEAD,
-        "绍兴市教育局": Role.RESPONSIBLE,
-        "绍兴市财政局": Role.RESPONSIBLE,
+        "绍兴市教育局": Role.SUPPORTING,
+        "绍兴市财政局": Role.SUPPORTING,
     }
 
 
@@ -114,4 +120,175 @@ def test_units_carry_the_region_they_serve():
     assert {t.canonical: t.region for t in tags} == {
         "国家税务总局绍兴市税务局": "绍兴市",
         "教育部": None,
+    }
+
+
+# --- tag shapes of real documents ---------------------------------------------------------------
+
+
+def _tags(text: str, region: str | None = "沈阳市", first_leads: bool = False, issuers=()):
+    tags = tag_units(text, UnitResolver(region, list(issuers)), first_leads)
+    return {t.name: t.role.value for t in tags if t.role is not Role.MENTIONED}
+
+
+def test_lead_and_responsible_headers_in_one_tag():
+    text = "推进房屋体检。（牵头责任单位：市房产局；责任单位：市财政局、市自然资源局）"
+    assert _tags(text) == {
+        "市房产局": "lead",
+        "市财政局": "responsible",
+        "市自然资源局": "responsible",
+    }
+
+
+def test_half_width_tag_and_department_header():
+    assert _tags("优化服务。(责任单位:市发改委、市教育局)") == {
+        "市发改委": "responsible",
+        "市教育局": "responsible",
+    }
+    assert _tags("研发产品。（责任部门：市科委、市经济信息化委）", "上海市") == {
+        "市科委": "responsible",
+        "市经济信息化委": "responsible",
+    }
+
+
+def test_a_paragraph_of_its_own_after_the_item():
+    assert _tags("加强监管，规范市场秩序。\n责任单位：市市场监管局、市公安局") == {
+        "市市场监管局": "responsible",
+        "市公安局": "responsible",
+    }
+
+
+def test_tags_that_end_in_a_verb():
+    text = "扩大出口。（合肥海关负责）扩大进口。（省商务厅牵头，合肥海关、省贸促会按职责分工配合）"
+    assert _tags(text, "安徽省") == {
+        "合肥海关": "responsible",
+        "省商务厅": "lead",
+        "省贸促会": "supporting",
+    }
+    assert _tags("推行绿色开采。（自然资源部、工业和信息化部指导）", None) == {
+        "自然资源部": "responsible",
+        "工业和信息化部": "responsible",
+    }
+
+
+def test_first_listed_leads_when_the_document_says_so_once():
+    rule = "返还失业保险费。（人力资源社会保障部、财政部负责。列第一位者为牵头单位，下同）"
+    assert first_listed_leads(rule)
+    later = "支持小微企业。（财政部、工业和信息化部、人民银行、银保监会等负责）"
+    assert _tags(later, None, first_leads=True) == {
+        "财政部": "lead",
+        "工业和信息化部": "responsible",
+        "人民银行": "responsible",
+        "银保监会": "responsible",
+    }
+
+
+def test_deadline_before_the_header_is_not_a_unit():
+    text = "建设统一资源库。（7月底完成，牵头考核单位：市政府办公室、市审批服务局）"
+    assert _tags(text, "包头市") == {"市政府办公室": "lead", "市审批服务局": "lead"}
+
+
+def test_city_and_district_groups_and_a_trailing_deng():
+    text = "开展柔性执法。（责任单位：市市场监管局、市应急局，各区市场监管部门、应急部门等）"
+    tags = tag_units(text, UnitResolver("北京市", []), False)
+    canonical = {t.name: t.canonical for t in tags}
+    assert canonical["市应急局"] == "北京市应急管理局"
+    assert canonical["应急部门"] == "北京市各区应急部门"  # the districts', not the city's
+    assert set(canonical) == {"市市场监管局", "市应急局", "各区市场监管部门", "应急部门"}
+
+
+def test_duty_list_lines_start_with_their_unit():
+    text = (
+        "六、职责分工\n市房产局：负责牵头城镇房屋体检工作。\n"
+        "市委宣传部：负责宣传引导。\n市财政局：负责配合市房产局制定资金管理制度。"
+    )
+    tags = tag_units(text, UnitResolver("沈阳市", []), False)
+    assert {t.name: (t.role.value, t.canonical) for t in tags} == {
+        "市房产局": ("lead", "沈阳市房产局"),
+        "市委宣传部": ("responsible", "中共沈阳市委宣传部"),
+        "市财政局": ("supporting", "沈阳市财政局"),
+    }
+
+
+def test_leads_and_supporters_in_running_text():
+    assert _tags("建立由市发改委牵头、有关部门参与的工作机制。") == {"市发改委": "lead"}
+    assert _tags("具体由市公安局、市人力资源和社会保障局负责牵头组织。") == {
+        "市公安局": "lead",
+        "市人力资源和社会保障局": "lead",
+    }
+    assert _tags("市发展改革委负责安排资金，配合市交通委统筹开展相关工作。", "北京市") == {
+        "市发展改革委": "responsible",
+        "市交通委": "lead",
+    }
+    assert _tags("市财政局配合做好资金保障。") == {"市财政局": "supporting"}
+
+
+def test_departments_named_by_their_shape():
+    assert _tags("第七条 市数据管理部门负责综合协调本市公共数据工作。", "北京市") == {
+        "市数据管理部门": "responsible"
+    }
+    assert _tags("公安机关负责户籍准入登记工作。", "常州市") == {"公安机关": "responsible"}
+    assert _tags("进一步拓展部门联合监管。") == {}
+    assert _tags("满足部门需求，推行部门联合检查。", None) == {}
+
+
+def test_lists_of_domains():
+    text = "市无线电管理部门会同教育、科技、广电等部门组织开展科普活动。"
+    assert _tags(text, "北京市") == {
+        "市无线电管理部门": "responsible",
+        "教育": "responsible",
+        "科技": "responsible",
+        "广电": "responsible",
+    }
+    assert _tags("公安、交通、商务等部门按照各自职责做好相关工作。", "北京市") == {}
+
+
+def test_a_subject_keeps_its_role_across_commas_and_defined_short_names():
+    text = "市交通行政管理部门（以下简称“市管理部门”）是本市的行业主管部门，负责统筹协调工作。"
+    resolver = UnitResolver("北京市", [], defined_names(text))
+    assert {t.name: t.role for t in tag_units(text, resolver, False)} == {
+        "市交通行政管理部门": Role.RESPONSIBLE
+    }
+    later = tag_units("市管理部门牵头召开专家评审会。", resolver, False)
+    assert [(t.name, t.role) for t in later] == [("市管理部门", Role.LEAD)]
+    assert later[0].canonical == resolver.canonical("市交通行政管理部门")[0]
+
+
+def test_short_names_read_in_the_documents_region():
+    resolver = UnitResolver("沈阳市", ["沈阳市房产局"])
+    assert resolver.canonical("市房产局")[0] == "沈阳市房产局"
+    assert resolver.canonical("市城乡建设局")[0] == "沈阳市城乡建设局"
+    assert resolver.canonical("公安部门")[0] == "沈阳市公安局"
+    assert resolver.canonical("区住建局") == ("沈阳市各区住建局", "class")
+    assert UnitResolver(None, []).canonical("公安机关")[0] == "公安部"
+    assert UnitResolver("北京市", []).canonical("市场监管部门")[0] == "北京市市场监督管理局"
+
+
+def test_one_bureau_by_two_names_is_one_tag():
+    text = "市政务服务数据管理局等部门要做好统筹。政务服务数据管理部门负责信息共享。"
+    tags = tag_units(text, UnitResolver("东莞市", []), False)
+    assert [(t.name, t.role.value) for t in tags] == [("市政务服务数据管理局", "responsible")]
+
+
+def test_a_name_ends_where_another_begins():
+    text = "市科学技术行政部门报市人民政府批准后公布。市公安局交通管理局负责注销登记。"
+    names = {t.name for t in tag_units(text, UnitResolver("北京市", []), False)}
+    assert names == {"市科学技术行政部门", "市人民政府", "市公安局交通管理局"}
+
+
+def test_supporting_sits_between_responsible_and_mentioned():
+    strengths = [r.strength for r in (Role.LEAD, Role.RESPONSIBLE, Role.SUPPORTING, Role.MENTIONED)]
+    assert strengths == sorted(strengths, reverse=True)
+
+
+def test_task_table_columns_give_lead_and_supporting_units():
+    from ingest.tables import table_rows
+
+    rows = table_rows(
+        [["序号", "重点任务", "牵头单位", "配合单位"], ["1", "建设平台", "市数据局", "市财政局"]]
+    )
+    tags = tag_units(rows[0].text, UnitResolver("沈阳市", []), False)
+    assert {t.canonical: t.role for t in tags} == {
+        "沈阳市数据局": Role.LEAD,
+        "沈阳市财政局": Role.SUPPORTING,
     }
