@@ -10,7 +10,7 @@ import csv
 import importlib.util
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ingest.models import Level
@@ -144,8 +144,29 @@ def _by_name() -> dict[str, list[Region]]:
 
 @cache
 def _pattern() -> re.Pattern[str]:
-    names = sorted(_by_name(), key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, names)))
+    """Every name, longest first, as one regex factored by prefix (a trie): thousands of
+    names tried one by one at every character would dominate parsing time."""
+    return re.compile(trie_regex(_by_name()))
+
+
+def trie_regex(words) -> str:
+    """A regex matching any of ``words``, the longest at each position, built from their
+    prefix tree so that matching costs the depth of the tree, not the number of words."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = True
+    return _node_regex(trie)
+
+
+def _node_regex(node: dict) -> str:
+    branches = [re.escape(char) + _node_regex(child) for char, child in node.items() if char]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
 
 
 @dataclass(frozen=True)
@@ -161,11 +182,17 @@ class PlaceMention:
 
 def find_places(text: str) -> list[PlaceMention]:
     """Every mention of a region in the text, longest name first at each position."""
+    return list(_places(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _places(text: str) -> tuple[PlaceMention, ...]:
+    """Cached: unit names and short sentences are looked up again and again."""
     table = _by_name()
-    return [
+    return tuple(
         PlaceMention(m.group(0), m.start(), tuple(table[m.group(0)]))
         for m in _pattern().finditer(text)
-    ]
+    )
 
 
 def lookup(name: str) -> list[Region]:

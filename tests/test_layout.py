@@ -198,3 +198,12 @@ def test_text_read_off_page_images_is_marked():
     document, _ = document_of("关于某事项的通知", "各区：", "正文。", hints={"ocr": True})
     assert document.extraction == "ocr"
     assert document_of("关于某事项的通知", "正文。")[0].extraction == "text"
+
+
+def test_the_name_pattern_matches_the_longest_name_at_each_place():
+    import re
+
+    from ingest.regions import trie_regex
+
+    pattern = re.compile(trie_regex(["沙县", "沙县区", "三明市", "三明"]))
+    assert pattern.findall("三明市沙县区人民政府，三明沙县") == ["三明市", "沙县区", "三明", "沙县"]
