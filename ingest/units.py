@@ -686,6 +686,16 @@ def _shaped(sentence: str) -> list[_Mention]:
     """Names read from their shape: a place or a level prefix and a suffix (市数据管理部门,
     北京市住房资金管理中心), a domain before 部门 or 机关 (公安机关), a list of domains
     (教育、科技等部门)."""
+    found = _behind_places(sentence) + _domain_lists(sentence)
+    for match in [*_LOCAL_SHAPE.finditer(sentence), *_ONE_DOMAIN.finditer(sentence)]:
+        name = _shape_name(match.group(0))
+        if name:
+            found.append(_Mention(match.start(), match.start() + len(name), (name,)))
+    return found
+
+
+def _behind_places(sentence: str) -> list[_Mention]:
+    """北京市住房资金管理中心, 大连市…局: a place and a suffix, the place found just before it."""
     found = []
     for tail in _PLACE_TAIL.finditer(sentence):
         start = max(0, tail.start() - 8)  # places are short: look just before the tail
@@ -698,10 +708,13 @@ def _shaped(sentence: str) -> list[_Mention]:
             if name:
                 found.append(_Mention(place_start, place_start + len(name), (name,)))
                 break
-    for match in _LOCAL_SHAPE.finditer(sentence):
-        name = _shape_name(match.group(0))
-        if name:
-            found.append(_Mention(match.start(), match.start() + len(name), (name,)))
+    return found
+
+
+def _domain_lists(sentence: str) -> list[_Mention]:
+    """公安、交通、商务等部门: one mention naming each domain; the last keeps 主管部门 if it
+    has it."""
+    found = []
     for match in _DOMAIN_LIST.finditer(sentence):
         items = re.split(r"、|以及", match.group("items"))
         if not all(_about_a_domain(item + "部门") for item in items):
@@ -709,10 +722,6 @@ def _shaped(sentence: str) -> list[_Mention]:
         if not match.group("tail").startswith("等"):
             items[-1] += match.group("tail")
         found.append(_Mention(match.start("items"), match.end(), tuple(items), domains=True))
-    for match in _ONE_DOMAIN.finditer(sentence):
-        name = _shape_name(match.group(0))
-        if name and _about_a_domain(name):
-            found.append(_Mention(match.start(), match.start() + len(name), (name,)))
     return found
 
 
