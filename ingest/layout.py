@@ -26,7 +26,9 @@ _DOC_TYPES = (
     "函|决议|指南|清单|目录|标准|要点|法|守则|章程|制度|解释|答复|复函|行动|指引|基准表|基准|表"
 )
 TITLE_END = re.compile(rf"(?:{_DOC_TYPES})(?:[（(][^）)]{{1,30}}[）)])*$")
-DRAFT = re.compile(r"征求意见稿|草案|讨论稿|送审稿|意见征求稿")
+_DRAFT_MARKS = "征求意见稿|讨论稿|送审稿|意见征求稿"
+DRAFT = re.compile(rf"{_DRAFT_MARKS}|草案")
+_DRAFT_MARK = re.compile(rf"[（(]\s*(?:{_DRAFT_MARKS})\s*[）)]")
 ORG_SUFFIX = re.compile(
     r"(?:委员会|委|局|厅|部|办公室|办|政府|分行|支行|银行|中心|总局|院|会|署|行|公司|集团|大学|管委会|处|所)$"
 )
@@ -353,3 +355,8 @@ def _is_print_line(text: str) -> bool:
 
 def is_draft(title: str) -> bool:
     return bool(DRAFT.search(title))
+
+
+def without_draft_mark(title: str) -> str:
+    """The title with its bracketed draft mark (（征求意见稿）) taken out."""
+    return _DRAFT_MARK.sub("", title).strip()

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from ingest.cleaning import Item, Paragraph
 from ingest.dates import DATE, all_dates, parse_date
-from ingest.layout import DOC_NUMBER, ORG_SUFFIX, Layout, doc_number_in, is_draft, read_layout
+from ingest.layout import (
+    DOC_NUMBER,
+    ORG_SUFFIX,
+    Layout,
+    doc_number_in,
+    is_draft,
+    read_layout,
+    without_draft_mark,
+)
 from ingest.models import Document, Level
 from ingest.readers.base import IngestError, RawDocument
 from ingest.regions import PROVINCE_ABBREVIATIONS, Region, find_places, lookup, resolve
@@ -29,7 +37,6 @@ _ZONE = re.compile(
     r"[\u4e00-\u9fff]{0,8}?(?:经济技术开发区|高新技术产业开发区|经济开发区|高新区|开发区|保税区|新区)"
 )
 _TRAILING_NUMBER = re.compile(rf"\s*[（(](?:{DOC_NUMBER.pattern})[）)]$")
-_DRAFT_MARK = re.compile(r"[（(]\s*(?:征求意见稿|讨论稿|送审稿|意见征求稿)\s*[）)]")
 _JOINT = re.compile(r"[、，,\s]+")
 _NATIONAL_ISSUER = re.compile(
     r"^(?:国务院|中共中央|全国人民代表大会|国家|中华人民共和国|最高人民|中央)"
@@ -77,7 +84,7 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
 def document_id(document: Document) -> str:
     """Stable across re-ingestion: from the 文号, else title (without a draft mark), region and
     date (not file content)."""
-    title = _DRAFT_MARK.sub("", document.title).strip()
+    title = without_draft_mark(document.title)
     key = document.doc_number or f"{title}|{document.region or ''}|{document.date or ''}"
     return hashlib.sha1(normalize_brackets(key).encode()).hexdigest()[:12]
 

@@ -51,8 +51,9 @@ class DocResult:
     found: dict[str, object]
     error: str | None = None
     seconds: float = 0.0
-    units: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # found, labelled,
-    targets: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # recalled, right
+    # Tag counts, each [found on sampled clauses, labelled, recalled, right].
+    units: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    targets: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
     implements: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # gold titles cited
 
 
