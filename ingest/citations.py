@@ -20,7 +20,7 @@ def find_citations(text: str, own_number: str | None = None) -> list[Citation]:
         number = _compact(after.group(1)) if after else None
         found.append(Citation(title=match.group(1).strip(), doc_number=number))
         taken.append((match.start(), match.end() + (after.end() if after else 0)))
-    for match in DOC_NUMBER.finditer(text):
+    for match in DOC_NUMBER.finditer(text) if "号" in text else ():  # every 文号 ends in 号
         if not any(a <= match.start() < b for a, b in taken):
             found.append(Citation(title=None, doc_number=_compact(match.group(0))))
     own = _compact(own_number) if own_number else None

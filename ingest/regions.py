@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -143,22 +144,61 @@ def _by_name() -> dict[str, list[Region]]:
 
 
 @cache
-def _pattern() -> re.Pattern[str]:
-    """Every name, longest first, as one regex factored by prefix (a trie): thousands of
-    names tried one by one at every character would dominate parsing time."""
-    return re.compile(trie_regex(_by_name()))
+def _name_finder() -> LongestWords:
+    """Every name of a region: thousands of names tried one by one at every character would
+    dominate parsing time."""
+    return LongestWords(_by_name())
 
 
-def trie_regex(words) -> str:
-    """A regex matching any of ``words``, the longest at each position, built from their
-    prefix tree so that matching costs the depth of the tree, not the number of words."""
+def prefix_tree(words) -> dict:
+    """``words`` as nested dicts of their characters; the key "" marks where a word ends."""
     trie: dict = {}
     for word in words:
         node = trie
         for char in word:
             node = node.setdefault(char, {})
         node[""] = True
-    return _node_regex(trie)
+    return trie
+
+
+class LongestWords:
+    """The longest word at each position of a text, left to right, without overlaps: what
+    ``trie_regex(words)`` finds, without a regex engine trying each first character in turn.
+    The tree is walked only where a word's first two characters stand."""
+
+    def __init__(self, words):
+        self.tree = prefix_tree(words)
+        firsts = {char for char in self.tree if char}
+        seconds = {char for first in firsts for char in self.tree[first] if char}
+        whole = {char for char in firsts if "" in self.tree[char]}  # one-character words
+        starts = [f"{_one_of(firsts)}(?={_one_of(seconds)})"] if seconds else []
+        starts += [_one_of(whole)] if whole else []
+        self.starts = re.compile("|".join(starts) or "(?!)")
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of each word found."""
+        found = self.starts.search(text)
+        while found:
+            node, end = self.tree, 0
+            for i in range(found.start(), len(text)):
+                node = node.get(text[i])
+                if node is None:
+                    break
+                if "" in node:
+                    end = i + 1
+            if end:
+                yield found.start(), end
+            found = self.starts.search(text, end or found.start() + 1)
+
+
+def _one_of(chars: set[str]) -> str:
+    return "[" + "".join(re.escape(char) for char in sorted(chars)) + "]"
+
+
+def trie_regex(words) -> str:
+    """A regex matching any of ``words``, the longest at each position, built from their
+    prefix tree so that matching costs the depth of the tree, not the number of words."""
+    return _node_regex(prefix_tree(words))
 
 
 def _node_regex(node: dict) -> str:
@@ -190,8 +230,8 @@ def _places(text: str) -> tuple[PlaceMention, ...]:
     """Cached: unit names and short sentences are looked up again and again."""
     table = _by_name()
     return tuple(
-        PlaceMention(m.group(0), m.start(), tuple(table[m.group(0)]))
-        for m in _pattern().finditer(text)
+        PlaceMention(text[start:end], start, tuple(table[text[start:end]]))
+        for start, end in _name_finder().spans(text)
     )
 
 

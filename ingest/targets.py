@@ -19,6 +19,7 @@ dates around it; ``metric_key`` drops level words so national and local targets 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from ingest.metadata import DOC_NUMBER
@@ -119,13 +120,17 @@ class _Found:
 
 def find_targets(text: str) -> list[Target]:
     """Every quantitative target in the text, with its deadline year when the sentence gives one."""
-    normal = DOC_NUMBER.sub(lambda m: " " * len(m.group(0)), normalize(text))
-    targets = []
+    targets: list[Target] = []
+    if _holds_no_number(text):
+        return targets  # most clauses: nothing to normalise and read
+    normal = _without_doc_numbers(normalize(text))
     for sentence in re.split(r"[。;；!?！？\n]", normal):
+        if not _has_quantity(sentence):
+            continue  # most sentences hold no number with a unit: skip reading their pieces
         year, goal = _deadline(sentence), _goal_sentence(sentence)
         if goal is None:
             continue
-        inside = _bracketed(sentence)
+        inside = _bracketed(sentence) if "(" in sentence else set()
         previous = ""
         for match in _PIECES.finditer(sentence):
             piece = match.group(0)
@@ -136,6 +141,42 @@ def find_targets(text: str) -> list[Target]:
                 ]
             previous = piece
     return targets
+
+
+def _holds_no_number(text: str) -> bool:
+    """Whether the normalised text surely holds no digit and no Chinese numeral, told without
+    normalising: none as written, and nothing NFKC changes but full-width punctuation (which
+    becomes ASCII punctuation, never a numeral)."""
+    return not _NUMERAL_AS_WRITTEN.search(text) and unicodedata.is_normalized(
+        "NFKC", text.translate(_FULL_WIDTH_PUNCTUATION)
+    )
+
+
+_NUMERAL_AS_WRITTEN = re.compile(r"[\d一二两三四五六七八九十百]")
+_FULL_WIDTH_PUNCTUATION = dict.fromkeys(  # ！（），：；？ … and the ideographic space
+    [*range(0xFF01, 0xFF10), *range(0xFF1A, 0xFF21), *range(0xFF3B, 0xFF41),
+     *range(0xFF5B, 0xFF5F), 0x3000, 0x00A0, 0x2026]
+)  # fmt: skip
+
+
+def _without_doc_numbers(normal: str) -> str:
+    """The text with its 文号 blanked out; every 文号 ends in 号, so text without one is kept."""
+    if "号" not in normal:
+        return normal
+    return DOC_NUMBER.sub(lambda m: " " * len(m.group(0)), normal)
+
+
+def _has_quantity(sentence: str) -> bool:
+    """Whether any quantity with a unit is in the sentence (pieces hold none if it has none);
+    the cheap test for a numeral goes first."""
+    return bool(
+        (_DIGIT.search(sentence) and _QUANTITY.search(sentence))
+        or (_CN_NUMERAL.search(sentence) and _CN_QUANTITY.search(sentence))
+    )
+
+
+_DIGIT = re.compile(r"\d")
+_CN_NUMERAL = re.compile(r"[一二两三四五六七八九十百]")  # how every Chinese quantity starts
 
 
 def _deadline(sentence: str) -> int | None:

@@ -28,7 +28,7 @@ from functools import cache, lru_cache
 from importlib import resources
 
 from ingest.models import Level, Role, UnitTag
-from ingest.regions import find_places, resolve, short_name
+from ingest.regions import find_places, resolve, short_name, trie_regex
 from ingest.text import normalize_brackets, tidy
 
 _LEVEL_PREFIX = re.compile(
@@ -122,19 +122,27 @@ def _local() -> dict[str, _Entry]:
     return table
 
 
+def _place_templates() -> list[tuple[str, str]]:
+    """Aliases that carry the place inside (人行{short}分行), with their canonical names."""
+    return [
+        (name, entry["canonical"])
+        for entry in alias_table()["local"]
+        for name in [entry["canonical"], *entry["aliases"]]
+        if "{" in name and not name.startswith("{")
+    ]
+
+
 @cache
 def _local_with_place() -> list[tuple[re.Pattern[str], str]]:
     """Aliases that carry the place inside (人行重庆市分行), as patterns capturing the place."""
     patterns = []
-    for entry in alias_table()["local"]:
-        for name in [entry["canonical"], *entry["aliases"]]:
-            if "{" in name and not name.startswith("{"):
-                regex = (
-                    re.escape(name)
-                    .replace(r"\{region\}", "(?P<place>.+?)")
-                    .replace(r"\{short\}", "(?P<place>.+?)")
-                )
-                patterns.append((re.compile(f"^{regex}$"), entry["canonical"]))
+    for name, canonical in _place_templates():
+        regex = (
+            re.escape(name)
+            .replace(r"\{region\}", "(?P<place>.+?)")
+            .replace(r"\{short\}", "(?P<place>.+?)")
+        )
+        patterns.append((re.compile(f"^{regex}$"), canonical))
     return patterns
 
 
@@ -175,9 +183,18 @@ class UnitResolver:
         self.defined = {normalize_brackets(k): v for k, v in (defined or {}).items()}
         named = [*issuers, *(defined or {}), *(defined or {}).values()]
         self.known_names = tuple(dict.fromkeys([*named, *map(normalize_brackets, named)]))
+        self._resolved: dict[str, tuple[str, str]] = {}
 
     def canonical(self, name: str) -> tuple[str, str]:
-        """(canonical name, kind) where kind is "unit" or "class"."""
+        """(canonical name, kind) where kind is "unit" or "class"; remembered, as a document
+        names the same units again and again."""
+        if name not in self._resolved:
+            if len(self._resolved) >= 4096:  # a long-lived resolver is asked for any name
+                self._resolved.clear()
+            self._resolved[name] = self._canonical(name)
+        return self._resolved[name]
+
+    def _canonical(self, name: str) -> tuple[str, str]:
         name = tidy(name).replace("〔", "（").replace("〕", "）")
         key = normalize_brackets(name)
         if key in self.defined and self.defined[key] != key:
@@ -501,22 +518,24 @@ def tagged_units(
 def _bracketed(text: str) -> list[tuple[int, int, str]]:
     """(start, end, body) of every bracketed span, outer ones first."""
     spans = []
-    for i, ch in enumerate(text):
-        if ch in "（(":
-            end = _closing(text, i + 1)
-            spans.append((i, end + 1, text[i + 1 : end]))
+    for match in _OPENING.finditer(text):
+        i = match.start()
+        end = _closing(text, i + 1)
+        spans.append((i, end + 1, text[i + 1 : end]))
     return spans
 
 
+_OPENING = re.compile(r"[（(]")
+_BRACKET = re.compile(r"[（()）]")
+
+
 def _closing(text: str, start: int) -> int:
+    """Where the bracket opened just before ``start`` closes (the end of the text if never)."""
     depth = 1
-    for i in range(start, len(text)):
-        if text[i] in "（(":
-            depth += 1
-        elif text[i] in "）)":
-            depth -= 1
-            if depth == 0:
-                return i
+    for match in _BRACKET.finditer(text, start):
+        depth += 1 if match.group() in "（(" else -1
+        if depth == 0:
+            return match.start()
     return len(text)
 
 
@@ -617,30 +636,48 @@ def duty_lines(text: str, known: tuple[str, ...]) -> tuple[list[_Named], list]:
 # --- actors named in sentences ------------------------------------------------------------------
 
 
+def _table_matches(sentence: str) -> list[re.Match[str]]:
+    """Matches of the table pattern; most sentences hold none of its words, and are skipped."""
+    if not _table_words().search(sentence):
+        return []
+    return list(_table_pattern().finditer(sentence))
+
+
+@cache
+def _table_local_names() -> tuple[str, ...]:
+    """Local names the table pattern finds behind a place (not 政府 alone)."""
+    return tuple(n for n in _local() if len(n) >= 2 and n not in ("政府",))
+
+
 @cache
 def _table_pattern() -> re.Pattern[str]:
-    """National names, and local names behind a place or a 市/省/区/县 prefix."""
-    local = sorted(
-        (n for n in _local() if len(n) >= 2 and n not in ("政府",)), key=len, reverse=True
-    )
-    national = sorted(_national(), key=len, reverse=True)
+    """National names, and local names behind a place or a 市/省/区/县 prefix; each list of
+    names is a prefix tree (longest name first, as a sorted alternation would try them)."""
     places = r"(?:[\u4e00-\u9fff]{2,8}?(?:省|市|自治区|自治州|区|县)|市|省|区|县)"
     alternatives = [
         *(
             p.pattern.strip("^$").replace("(?P<place>.+?)", "[\u4e00-\u9fff]{2,6}?")
             for p, _ in _local_with_place()
         ),
-        rf"{places}(?:{'|'.join(map(re.escape, local))})",
-        *map(re.escape, national),
+        rf"{places}{trie_regex(_table_local_names())}",
+        trie_regex(_national()),
     ]
     return re.compile(rf"(?:{'|'.join(alternatives)})(?!门|部门|系统)")
+
+
+@cache
+def _table_words() -> re.Pattern[str]:
+    """What every match of the table pattern holds: a name of the table, or the words before
+    the place of a name that carries one (人行 of 人行{short}分行)."""
+    heads = [name.split("{")[0] for name, _ in _place_templates()]
+    return re.compile(trie_regex([*_table_local_names(), *_national(), *heads]))
 
 
 @lru_cache(maxsize=256)  # one entry per document's names; a large corpus has hundreds
 def _known_pattern(known: tuple[str, ...]) -> re.Pattern[str] | None:
     """The names a document gives its units (issuers, defined short names), longest first."""
-    names = sorted((k for k in known if len(k) >= 2), key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, names))) if names else None
+    names = [k for k in known if len(k) >= 2]
+    return re.compile(trie_regex(names)) if names else None
 
 
 @dataclass(frozen=True)
@@ -656,7 +693,7 @@ class _Mention:
 def _mentions(sentence: str, known: tuple[str, ...]) -> list[_Mention]:
     """Known names and names read from their shape, left to right, without overlaps."""
     own = _known_pattern(known)
-    matches = [*(own.finditer(sentence) if own else ()), *_table_pattern().finditer(sentence)]
+    matches = [*(own.finditer(sentence) if own else ()), *_table_matches(sentence)]
     table = [
         _Mention(m.end() - len(name), m.end(), (name,))
         for m in matches
@@ -687,7 +724,8 @@ def _shaped(sentence: str) -> list[_Mention]:
     北京市住房资金管理中心), a domain before 部门 or 机关 (公安机关), a list of domains
     (教育、科技等部门)."""
     found = _behind_places(sentence) + _domain_lists(sentence)
-    for match in [*_LOCAL_SHAPE.finditer(sentence), *_ONE_DOMAIN.finditer(sentence)]:
+    domains = _ONE_DOMAIN.finditer(sentence) if _may_name_departments(sentence) else ()
+    for match in [*_LOCAL_SHAPE.finditer(sentence), *domains]:
         name = _shape_name(match.group(0))
         if name:
             found.append(_Mention(match.start(), match.start() + len(name), (name,)))
@@ -715,6 +753,8 @@ def _domain_lists(sentence: str) -> list[_Mention]:
     """公安、交通、商务等部门: one mention naming each domain; the last keeps 主管部门 if it
     has it."""
     found = []
+    if not (_may_name_departments(sentence) and ("、" in sentence or "以及" in sentence)):
+        return found  # a list is joined by 、 or 以及
     for match in _DOMAIN_LIST.finditer(sentence):
         items = re.split(r"、|以及", match.group("items"))
         if not all(_about_a_domain(item + "部门") for item in items):
@@ -725,6 +765,12 @@ def _domain_lists(sentence: str) -> list[_Mention]:
     return found
 
 
+def _may_name_departments(sentence: str) -> bool:
+    """Whether _ONE_DOMAIN or _DOMAIN_LIST can match: each ends in 部门, 机关 or 人民政府."""
+    return "部门" in sentence or "机关" in sentence or "人民政府" in sentence
+
+
+@lru_cache(maxsize=4096)  # the same shapes (县级以上地方人民政府) come back in every law
 def _shape_name(text: str) -> str | None:
     """The unit a shaped match names, or None for 有关部门 and departments of no known domain."""
     name = _first_unit(text)
@@ -793,6 +839,8 @@ def mentioned_units(text: str, known: tuple[str, ...]) -> list[_Named]:
     found = []
     text = _TITLE.sub(lambda m: "＿" * len(m.group(0)), text)  # titles cited are not actors
     text = _WRAPPED.sub("", _DEFINITION.sub("", text))
+    if not _may_name_units(text, known):
+        return found  # most clauses: no sentence to read
     for sentence in re.split(r"[。；;！？\n]", text):
         run: list[_Mention] = []
         for mention in _mentions(sentence, known):
@@ -803,6 +851,15 @@ def mentioned_units(text: str, known: tuple[str, ...]) -> list[_Named]:
         if run:
             found += _with_role(run, sentence)
     return found
+
+
+def _may_name_units(text: str, known: tuple[str, ...]) -> bool:
+    """Whether any sentence of the text can hold a mention: a known name, a word of the table
+    or a suffix that shaped names end in (what ``_mentions`` looks for in each sentence)."""
+    own = _known_pattern(known)
+    return bool(
+        _SUFFIX_HINT.search(text) or _table_words().search(text) or (own and own.search(text))
+    )
 
 
 _LIST_GAP = re.compile(r"[、，,和及与]*|以及|会同")
@@ -943,12 +1000,9 @@ def tag_units(text: str, resolver: UnitResolver, first_leads: bool) -> list[Unit
     tagged, spans = tagged_units(text, known)
     duties, duty_spans = duty_lines(text, known)
     spans += duty_spans
-    untagged = list(text)
-    for a, b in spans:
-        untagged[a:b] = "。" * (b - a)  # a tag ends a sentence: its units are not actors in it
     rule = first_leads and not any(n.role is Role.LEAD for n in tagged)
     named = [_first_leads(n, rule) for n in tagged] + duties
-    named += mentioned_units("".join(untagged), known)
+    named += mentioned_units(_tags_as_sentence_ends(text, spans), known)
     best: dict[str, UnitTag] = {}
     for n in named:
         canonical, kind = resolver.canonical(n.reads_as or n.name)
@@ -959,6 +1013,16 @@ def tag_units(text: str, resolver: UnitResolver, first_leads: bool) -> list[Unit
                 role=n.role, kind=kind, region=unit_region(canonical),
             )  # fmt: skip
     return _merge_departments(list(best.values()))
+
+
+def _tags_as_sentence_ends(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with its tags turned into sentence ends: a tag's units are not actors in it."""
+    if not spans:
+        return text
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = "。" * (b - a)
+    return "".join(chars)
 
 
 def _first_leads(named: _Named, rule: bool) -> _Named:

@@ -292,3 +292,66 @@ def test_task_table_columns_give_lead_and_supporting_units():
         "沈阳市数据局": Role.LEAD,
         "沈阳市财政局": Role.SUPPORTING,
     }
+
+
+# --- fast paths, each checked against the plain way ----------------------------------------------
+
+
+def test_the_place_finder_finds_what_the_regex_of_its_names_finds():
+    import random
+    import re
+
+    from ingest.regions import LongestWords, _by_name, trie_regex
+
+    rng = random.Random(12)
+    for _ in range(500):
+        words = {"".join(rng.choices("甲乙丙丁", k=rng.randint(1, 4))) for _ in range(6)}
+        text = "".join(rng.choices("甲乙丙丁戊", k=rng.randint(0, 30)))
+        plain = [m.span() for m in re.finditer(trie_regex(words), text)]
+        assert list(LongestWords(words).spans(text)) == plain, (words, text)
+    text = "三明市沙县区人民政府会同福建省、广西壮族自治区和重庆市渝中区，北京经济技术开发区配合"
+    plain = [m.span() for m in re.finditer(trie_regex(_by_name()), text)]
+    assert list(LongestWords(_by_name()).spans(text)) == plain
+
+
+def test_table_names_are_found_as_the_plain_alternation_finds_them():
+    import re
+
+    from ingest.units import (
+        _local_with_place,
+        _national,
+        _place_templates,
+        _table_local_names,
+        _table_matches,
+    )
+
+    local = sorted(_table_local_names(), key=len, reverse=True)
+    national = sorted(_national(), key=len, reverse=True)
+    places = r"(?:[\u4e00-\u9fff]{2,8}?(?:省|市|自治区|自治州|区|县)|市|省|区|县)"
+    with_place = [
+        p.pattern.strip("^$").replace("(?P<place>.+?)", "[\u4e00-\u9fff]{2,6}?")
+        for p, _ in _local_with_place()
+    ]
+    local_names = "(?:" + "|".join(map(re.escape, local)) + ")"
+    alternatives = [*with_place, places + local_names, *map(re.escape, national)]
+    plain = re.compile("(?:" + "|".join(alternatives) + ")(?!门|部门|系统)")
+    templates = [template for template, _ in _place_templates()]
+    filled = [t.replace("{region}", "重庆市").replace("{short}", "重庆") for t in templates]
+    names = [*national, *(f"绍兴市{n}" for n in local), *(f"市{n}" for n in local), *filled]
+    for sentence in [f"由{name}负责，会同有关部门" for name in names] + ["本条例自公布之日起施行"]:
+        found = [m.group(0) for m in _table_matches(sentence)]
+        assert found == [m.group(0) for m in plain.finditer(sentence)], sentence
+
+
+def test_text_told_numberless_holds_no_numeral_once_normalised():
+    import re
+
+    from ingest.targets import _holds_no_number
+    from ingest.text import normalize
+
+    texts = ["为了规范口岸开放，提高效率（试行）：", "达到５０％", "①加强", "⼀批", "〸项"]
+    for text in [*texts, "㈠总则", "x²", "百分之", "第三条", "　全文　…", "٣个"]:
+        if _holds_no_number(text):
+            assert not re.search(r"[\d一二两三四五六七八九十百]", normalize(text)), text
+    assert _holds_no_number("为了规范口岸开放，提高效率（试行）：")
+    assert not _holds_no_number("⼀批")  # a Kangxi radical, which NFKC makes 一
