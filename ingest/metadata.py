@@ -55,7 +55,7 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
     title = _title(hints, table, layout) or raw.path.stem
     as_written = layout.title_as_written if title == layout.title else title
     issuers = _issuers(hints, table, layout, as_written or title)
-    doc_number = layout.doc_number or table.get("doc_number") or _event_number(hints)
+    doc_number = table.get("doc_number") or layout.doc_number or _event_number(hints)
     body = [
         it.text
         for i, it in enumerate(items)
@@ -124,7 +124,10 @@ def _title(hints: dict, table: dict, layout: Layout) -> str | None:
 
 
 def _issuers(hints: dict, table: dict, layout: Layout, title: str) -> list[str]:
-    """Signature, 版头, the page's metadata, the format's event lines, then the title."""
+    """Signature, 版头, the page's metadata, the format's event lines, then the title; the
+    page's metadata first where it names the same issuers."""
+    if _same_bodies(table.get("issuers"), layout.issuers or layout.header_issuers):
+        return table["issuers"]  # 国务院 in the page's table, 中华人民共和国国务院令 in the text
     for names in (
         layout.issuers,
         layout.header_issuers,
@@ -134,6 +137,13 @@ def _issuers(hints: dict, table: dict, layout: Layout, title: str) -> list[str]:
         if names:
             return list(dict.fromkeys(names))
     return [_full_name(n, table.get("source")) for n in _issuers_in_title(title)]
+
+
+def _same_bodies(catalogued: list[str] | None, written: list[str]) -> bool:
+    """Whether a page's metadata names the issuers the text writes, in its own (short) form."""
+    return bool(catalogued and written) and len(catalogued) == len(written) and all(
+        short in long for short, long in zip(catalogued, written, strict=True)
+    )
 
 
 def _full_name(name: str, source: str | None) -> str:
@@ -161,16 +171,28 @@ def _dated_events(hints: dict) -> list[tuple[str, str]]:
     return [(dates[0], e) for e in events if (dates := all_dates(e))]
 
 
-def _event_date(hints: dict) -> str | None:
-    """LawRefBook event lines: the latest date it was adopted or amended (not when in force)."""
+def _version_events(hints: dict) -> list[tuple[str, str]]:
+    """The dated events that reach the version the file holds: none when its name dates a
+    later version (1999 发布, 2002 修订 over the text of 2019: its date and 令 are unknown)."""
     dated = _dated_events(hints)
+    version = str(hints.get("version") or "")
+    return [] if version and all(d[:4] < version[:4] for d, _ in dated) else dated
+
+
+def _event_date(hints: dict) -> str | None:
+    """LawRefBook event lines: the latest date it was adopted or amended (not when in force);
+    else the version date its file name gives (…(2019-03-24).md)."""
+    dated = _version_events(hints)
     adopted = [(d, e) for d, e in dated if "施行" not in e]
-    return max(adopted or dated)[0] if dated else None
+    if dated:
+        return max(adopted or dated)[0]
+    version = str(hints.get("version") or "")
+    return version if len(version) == len("2019-03-24") else None
 
 
 def _event_number(hints: dict) -> str | None:
     """中华人民共和国国务院令第639号公布: the order number of a single issuer."""
-    for _, event in sorted(_dated_events(hints), reverse=True):
+    for _, event in sorted(_version_events(hints), reverse=True):
         order = _ORDER_EVENT.search(event)
         if order and not re.search(r"[、，,]", order["issuers"]):
             return f"{order['issuers']}令{order['number']}"

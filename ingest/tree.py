@@ -3,10 +3,13 @@
 Kinds of label nest in the order they first open (一、 above （一） above 1.), which is how
 official documents use them; a label of a kind already open closes everything below it.
 Articles run in sequence, so a 第三条 that starts a line inside 第十条 is a citation, not an
-article; 一是、二是 open items only as a run. Unnumbered paragraphs belong to the clause above
-them, except once a list introduced by a colon has ended (its last item closed a sentence):
-then they go back to the clause that introduced it. 附件 start subtrees of their own, a list
-of attachments stays text, and each table row is a clause.
+article; 一是、二是 open items only as a run. An unnumbered paragraph is a clause of its own
+(a 款 of an article, a paragraph of a section), a child of the clause above it; it joins that
+clause's text only where it carries on a line the page cut short, or where it is the body of a
+label that stands over a caption or nothing (（三）构建产业方阵 or 第五条 alone on its line).
+Once a list introduced by a colon has ended (its last item closed a sentence), paragraphs go
+back to the clause that introduced it. 附件 start subtrees of their own, a list of attachments
+stays text, and each table row is a clause.
 """
 
 from __future__ import annotations
@@ -34,10 +37,21 @@ _KIND_OF_LABEL = {
 _CLOSED = ("。", "；", ";", "！", "？", "!", "?")
 _SERIAL = ("；", ";")
 _ATTACHMENT_LIST = re.compile(r"附[件表]?\s*[：:]")
+_ATTACHMENTS = "attachment_list"  # the label kind of a paragraph listing the attachments
 _LISTED = ("arabic", "arabic_paren", "arabic_half", "cn_paren", "circled")
+_BARE_CAPTION = re.compile(r"[【（(\[][^】）)\]]{1,20}[】）)\]]。?")  # 第一条【总体目标】
+# Endings of a paragraph that is over: a sentence, an introducing colon, or a tag (…负责）
+_FINISHED = (*_CLOSED, "：", ":", "）", ")", "】", "”")
+# A task's closing tag, （责任单位：…） or （…牵头负责）: only a cue for where a task ends here;
+# ingest/units.py reads the tag itself.
+_TASK_TAG = re.compile(
+    r"[（(][^（）()]*(?:单位|部门|牵头|负责|配合|指导|协办|参与)[^（）()]*[）)][。；;]?$"
+)
+_CAPTION = 16  # a label's line this short, one sentence, is a caption over its text
+_WRAPPED_LINE = 25  # an unfinished line this long was cut by the page, not ended as a title
 
 
-@dataclass
+@dataclass(eq=False)
 class _Node:
     label: str
     kind: str
@@ -46,6 +60,7 @@ class _Node:
     parent: _Node | None
     position: int
     children: list[_Node] = field(default_factory=list)
+    tail: str = ""  # the last text read into this clause or a paragraph of it
 
     @property
     def text(self) -> str:
@@ -71,13 +86,17 @@ class _Builder:
     def __init__(self) -> None:
         self.nodes: list[_Node] = []
         self.stack: list[_Node] = []
+        self.last: _Node | None = None  # the clause that read the latest text
 
     def add(self, label: str, label_kind: str, text: str, parent: _Node | None) -> _Node:
         kind = _KIND_OF_LABEL.get(label_kind, "item" if label else "paragraph")
-        node = _Node(label, kind, label_kind, [text], parent, len(self.nodes))
+        node = _Node(label, kind, label_kind, [text], parent, len(self.nodes), tail=text)
         self.nodes.append(node)
         if parent:
             parent.children.append(node)
+            if kind == "paragraph":
+                parent.tail = text
+        self.last = node
         return node
 
     def open_label(self, label: str, label_kind: str, text: str) -> None:
@@ -90,17 +109,41 @@ class _Builder:
     def open_attachment(self, label: str, title: str) -> None:
         self.stack = [self.add(label, "attachment", title, None)]
 
-    def paragraph(self, text: str) -> None:
-        if not self.stack:
-            self.add("", "", text, None)
-            return
+    def paragraph(self, text: str, task_goes_on: bool = False) -> None:
+        """An unnumbered paragraph: its own clause under the open one, or the rest of a line.
+        ``task_goes_on``: a paragraph ahead, before the next label, closes a task with its tag."""
         if self._list_ended():
             self.stack.pop()
-        self.stack[-1].parts.append(text)
+            self.add("", "", text, self.stack[-1])
+            return
+        parent = self.stack[-1] if self.stack else None
+        last = self.last
+        if last is not None and (last is parent or last.parent is parent) and _unfinished(last):
+            self.append(text)
+        elif task_goes_on and last is parent and parent.kind == "item" and not _tagged(parent):
+            self.append(text)  # 3．申报… over 完善…（责任单位：…）: the task runs to its tag
+        elif last is not None and last.label_kind == _ATTACHMENTS and last.tail.endswith("："):
+            self.append(text)  # 附件： over the name of its one attachment
+        else:
+            self.add("", "", text, parent)
+
+    def attachment_list(self, text: str) -> None:
+        """附件：1.… — the document's list of attachments, a paragraph of the document itself."""
+        self.add("", _ATTACHMENTS, text, None)
+
+    def append(self, text: str) -> None:
+        """Text that goes on the clause that read the latest text (a list of attachments)."""
+        if self.last is None:  # the list goes on after a table
+            self.attachment_list(text)
+            return
+        self.last.parts.append(text)
+        self.last.tail = text
+        if self.last.parent and self.last.kind == "paragraph":
+            self.last.parent.tail = text
 
     def _list_ended(self) -> bool:
         """Whether the open item is the last of a list introduced by a colon, now over."""
-        if len(self.stack) < 2 or not self.stack[-2].text.endswith(("：", ":")):
+        if len(self.stack) < 2 or not self.stack[-2].tail.endswith(("：", ":")):
             return False
         top = self.stack[-1]
         if top.kind != "item" or _has_body(top):
@@ -119,6 +162,22 @@ class _Builder:
         parent = self.stack[-1] if self.stack else None
         for row in table_rows(rows):
             self.add(row.label, "table_row", row.text, parent)
+        self.last = None
+
+
+def _tagged(node: _Node) -> bool:
+    """Whether a clause already closes with a task's tag on one of its lines."""
+    return any(_TASK_TAG.search(part) for part in node.parts)
+
+
+def _unfinished(node: _Node) -> bool:
+    """Whether a clause's latest text waits for more: a label over a caption or nothing (its
+    text is the next paragraph), or a line the page cut short."""
+    line = node.parts[-1]
+    if node.label and len(node.parts) == 1 and not node.children:
+        caption = len(line) <= _CAPTION and line.endswith("。")  # （一）好规划。
+        return caption or not line.endswith(_FINISHED) or bool(_BARE_CAPTION.fullmatch(line))
+    return len(line) >= _WRAPPED_LINE and not line.endswith(_FINISHED)
 
 
 def build_tree(items: list[Item], consumed: set[int], doc_id: str) -> list[Clause]:
@@ -127,20 +186,38 @@ def build_tree(items: list[Item], consumed: set[int], doc_id: str) -> list[Claus
     entries = [_read(item) for i, item in enumerate(items) if i not in consumed]
     _drop_out_of_order(entries)
     listing: str | None = None  # the label kind of the list of attachments being read
+    tag_ahead = _tag_ahead(entries)
     for position, entry in enumerate(entries):
         if isinstance(entry.item, TableBlock):
             builder.table(entry.item.rows)
             continue
-        listing = _listing(entries, position, listing)
+        listed, listing = listing, _listing(entries, position, listing)
         if listing:
-            builder.paragraph(entry.text)
-        elif entry.attachment and not _lists_attachments(entries, position):
-            builder.open_attachment(entry.attachment.text, entry.attachment.rest)
+            (builder.append if listed == listing else builder.attachment_list)(entry.text)
+        elif entry.attachment:
+            if _lists_attachments(entries, position):
+                builder.attachment_list(entry.text)
+            else:
+                builder.open_attachment(entry.attachment.text, entry.attachment.rest)
         elif entry.label:
             builder.open_label(entry.label.text, entry.label.kind, entry.label.rest)
         else:
-            builder.paragraph(entry.text)
+            builder.paragraph(entry.text, tag_ahead[position])
     return _to_clauses(builder.nodes, doc_id)
+
+
+def _tag_ahead(entries: list[_Entry]) -> list[bool]:
+    """For each entry: whether it or a paragraph after it, before the next label or table,
+    ends with a task's tag."""
+    ahead, found = [False] * len(entries), False
+    for position in range(len(entries) - 1, -1, -1):
+        entry = entries[position]
+        if isinstance(entry.item, TableBlock) or entry.label or entry.attachment:
+            found = False
+            continue
+        found = found or bool(_TASK_TAG.search(entry.text))
+        ahead[position] = found
+    return ahead
 
 
 def _read(item: Item) -> _Entry:

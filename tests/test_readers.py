@@ -99,9 +99,9 @@ def test_lawrefbook_markdown():
     article6 = next(c for c in parsed.clauses if c.label == "第六条")
     items = [c for c in parsed.clauses if c.parent_id == article6.clause_id]
     assert [c.label for c in items][:3] == ["（一）", "（二）", "（三）"]
-    assert (
-        "乡镇人民政府和街道办事处" in article6.text
-    )  # the paragraph after the list is the article's
+    after_list = items[11]  # the paragraph after the list is a 款 of the article
+    assert (after_list.kind, after_list.label) == ("paragraph", "")
+    assert after_list.text.startswith("乡镇人民政府和街道办事处")
 
 
 def test_markdown_with_a_plain_title(tmp_path: Path):

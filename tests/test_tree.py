@@ -72,7 +72,8 @@ def test_a_law_of_ten_thousand_articles(tmp_path: Path):
     assert len(articles) == 10_000
     assert [label_number(c.label) for c in articles] == list(range(1, 10_001))
     assert articles[-1].label == "第一万条"
-    assert articles[999].text.endswith("事务。\n第三条规定的期限，不适用于本条。")
+    second = next(c for c in clauses if c.parent_id == articles[999].clause_id)
+    assert (second.kind, second.text) == ("paragraph", "第三条规定的期限，不适用于本条。")
     assert max(len(c.text) for c in clauses) < 60
     assert [c.label for c in clauses if c.kind == "heading"][-1] == "第二十章"
 
@@ -153,7 +154,9 @@ def test_a_cited_article_at_the_start_of_a_line_is_text():
         "第十一条 本办法自发布之日起施行。",
     )
     assert [c.label for c in clauses if c.kind == "article"] == ["第九条", "第十条", "第十一条"]
-    assert clauses[1].text.endswith("\n第三条规定的期限届满的，依照前款处理。")
+    cited = clauses[4]
+    assert (cited.kind, cited.text) == ("paragraph", "第三条规定的期限届满的，依照前款处理。")
+    assert cited.parent_id == clauses[1].clause_id  # a 款 of 第十条, after its list
 
 
 def test_an_article_whose_text_opens_like_a_citation():
@@ -235,8 +238,11 @@ def test_a_list_introduced_by_a_colon_ends_with_its_sentence():
         "（二）行政区划名称。",
         "法律另有规定的，从其规定。",
     )
-    assert clauses[0].text == "本办法所称地名包括：\n法律另有规定的，从其规定。"
+    assert clauses[0].text == "本办法所称地名包括："
     assert clauses[2].text == "行政区划名称。"
+    after = clauses[3]
+    assert (after.depth, after.kind, after.text) == (1, "paragraph", "法律另有规定的，从其规定。")
+    assert after.parent_id == clauses[0].clause_id
 
 
 def test_a_list_of_names_under_a_colon_ends_before_the_next_paragraph():
@@ -246,7 +252,11 @@ def test_a_list_of_names_under_a_colon_ends_before_the_next_paragraph():
         "（二）行政区划名称",
         "其他名称除外。",
     )
-    assert clauses[0].text == "本办法所称地名包括：\n其他名称除外。"
+    assert [(c.depth, c.label, c.text) for c in clauses[2:]] == [
+        (1, "（二）", "行政区划名称"),
+        (1, "", "其他名称除外。"),
+    ]
+    assert clauses[3].parent_id == clauses[0].clause_id
 
 
 def test_an_item_cut_short_takes_the_rest_of_its_line():
@@ -333,12 +343,8 @@ def test_a_list_of_attachments_stays_text():
         "一、填报说明",
     )
     assert shape(clauses) == [
-        (
-            0,
-            "（三）",
-            "区局将适时组织宣传采访。\n附件：1.信息宣传联络员登记表\n2.申请宣传申报单\n"
-            "3.协助宣传报道通知单",
-        ),
+        (0, "（三）", "区局将适时组织宣传采访。"),
+        (0, "", "附件：1.信息宣传联络员登记表\n2.申请宣传申报单\n3.协助宣传报道通知单"),
         (0, "附件1", "信息宣传联络员登记表"),
         (1, "一、", "填报说明"),
     ]
@@ -346,18 +352,25 @@ def test_a_list_of_attachments_stays_text():
 
 def test_a_list_of_attachments_on_the_lines_after_its_heading():
     clauses = tree("四、加强宣教。", "附件：", "1.学校注册流程", "2.筛查流程图")
-    assert shape(clauses) == [(0, "四、", "加强宣教。\n附件：\n1.学校注册流程\n2.筛查流程图")]
+    assert shape(clauses) == [
+        (0, "四、", "加强宣教。"),
+        (0, "", "附件：\n1.学校注册流程\n2.筛查流程图"),
+    ]
 
 
 def test_a_list_of_forms_stays_text():
     clauses = tree("七、其他事项", "1.如实申报。", "附表:1.资格申请表", "2.承诺和", "授权书")
-    assert shape(clauses)[1:] == [(1, "1.", "如实申报。\n附表:1.资格申请表\n2.承诺和\n授权书")]
+    assert shape(clauses)[1:] == [
+        (1, "1.", "如实申报。"),
+        (0, "", "附表:1.资格申请表\n2.承诺和\n授权书"),
+    ]
 
 
 def test_an_attachment_named_twice_is_one_attachment():
     clauses = tree("四、考评结果应用", "附件：", "考评指标", "附件", "考评指标", "一、政务服务")
     assert [(c.depth, c.label, c.text) for c in clauses] == [
-        (0, "四、", "考评结果应用\n附件：\n考评指标"),
+        (0, "四、", "考评结果应用"),
+        (0, "", "附件：\n考评指标"),
         (0, "附件", "考评指标"),
         (1, "一、", "政务服务"),
     ]

@@ -16,6 +16,10 @@ _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _INFO_END = "<!-- INFO END -->"
+# The version a file holds, as its name dates it: 住房公积金管理条例(2019-03-24), or …_2019.
+_VERSION_IN_NAME = re.compile(
+    r"(?:\((?P<date>\d{4}-\d{2}-\d{2})\)|[_\s-](?P<year>(?:19|20)\d{2}))$"
+)
 _PIPE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
@@ -30,6 +34,9 @@ class MarkdownReader(Reader):
         if _INFO_END in text:
             head, text = text.split(_INFO_END, 1)
             hints.update(_read_info(head))
+            version = _VERSION_IN_NAME.search(path.stem)
+            if version:
+                hints["version"] = version["date"] or version["year"]
         lines = _COMMENT.sub("", text).split("\n")
         title_lines, body = _split_title(lines) if "title" not in hints else ([], lines)
         if title_lines:  # a collector's heading, not always the document's own title
