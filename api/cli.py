@@ -20,8 +20,18 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from api import cli_links, cli_owners
-from api.cli_options import KbOption, ModelOption, open_kb
+from api import cli_links, cli_owners, cli_tokens
+from api.cli_options import (
+    KbOption,
+    ModelOption,
+    RayActorsOption,
+    RayAddressOption,
+    RayBatchSizeOption,
+    RayOption,
+    RayOptions,
+    embedding_cluster,
+    open_kb,
+)
 from api.settings import Settings
 from index.filters import FilterError, Filters
 from index.kb import IngestReport
@@ -135,6 +145,10 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .pdf .docx).")],
     kb: KbOption = None,
     model: ModelOption = None,
+    ray: RayOption = False,
+    ray_address: RayAddressOption = None,
+    ray_actors: RayActorsOption = None,
+    ray_batch_size: RayBatchSizeOption = None,
 ) -> None:
     """Add documents to the KB, or update changed ones; unchanged ones are skipped.
 
@@ -142,7 +156,8 @@ def ingest(
     parsed are reported on stderr and the others go in; the exit status is then 1.
     """
     knowledge_base = open_kb(kb, model)
-    with Progress(
+    cluster = RayOptions(ray, ray_address, ray_actors, ray_batch_size)
+    with embedding_cluster(cluster) as embedder, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=Console(stderr=True), transient=True,
     ) as bar:  # fmt: skip
@@ -154,7 +169,7 @@ def ingest(
             bar.update(tasks[stage], completed=done)
 
         try:
-            report = knowledge_base.ingest(expand_paths(paths), progress)
+            report = knowledge_base.ingest(expand_paths(paths), progress, embedder)
         except KeyboardInterrupt:
             typer.echo("policykb: interrupted; the KB is unchanged", err=True)
             raise typer.Exit(code=130) from None
@@ -270,6 +285,8 @@ for command in (
     cli_links.links, cli_links.derived, cli_links.coverage,
 ):  # fmt: skip
     app.command()(command)
+
+app.add_typer(cli_tokens.app, name="token")
 
 if __name__ == "__main__":
     sys.exit(app())

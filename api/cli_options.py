@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
 from api.settings import Settings
+from index.embedding import Embedder
 from index.kb import KnowledgeBase
 from index.manifest import ManifestMismatch
 
@@ -36,6 +40,55 @@ def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+RayOption = Annotated[
+    bool, typer.Option("--ray", help="Embed on a Ray cluster (the `ray` extra must be installed).")
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="host:port, ray://host:port or auto: the cluster to join (default:"
+        " POLICYKB_RAY_ADDRESS, else a local Ray instance for this job).",
+    ),
+]
+RayActorsOption = Annotated[
+    int | None,
+    typer.Option("--ray-actors", min=1, help="Actors, one model each (default: one per GPU,"
+                 " else one per CPU of the cluster)."),
+]  # fmt: skip
+RayBatchSizeOption = Annotated[
+    int | None, typer.Option("--ray-batch-size", min=1, help="Texts per batch (default: 64).")
+]
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """What `ingest --ray …` asked for; ``enabled`` is False without --ray."""
+
+    enabled: bool = False
+    address: str | None = None
+    actors: int | None = None
+    batch_size: int | None = None
+
+
+@contextmanager
+def embedding_cluster(options: RayOptions) -> Iterator[Embedder | None]:
+    """The Ray embedder of `ingest --ray` (joined, left after), else None: ray is not imported."""
+    if not options.enabled:
+        if options.address or options.actors or options.batch_size:
+            fail("--ray-address, --ray-actors and --ray-batch-size go with --ray", code=2)
+        yield None
+        return
+    from index.ray_embedding import RayConfig, RayEmbedder, RayEmbeddingError
+
+    address = options.address or Settings().ray_address
+    config = RayConfig(address, options.actors, options.batch_size or RayConfig.batch_size)
+    try:
+        with RayEmbedder(config) as embedder:
+            yield embedder
+    except RayEmbeddingError as error:
+        fail(f"{error}; the KB is unchanged")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

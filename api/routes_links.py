@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from api.deps import KB
+from api.deps import Reader
 from index import link_views
 
 router = APIRouter()
@@ -17,24 +17,24 @@ def _known_clause(kb, clause_id: str) -> None:
 
 
 @router.get("/clauses/{clause_id}/sources")
-async def clause_sources(kb: KB, clause_id: str) -> dict:
+def clause_sources(kb: Reader, clause_id: str) -> dict:
     """Source clauses in higher-level documents, best first: score, kind, differences."""
     _known_clause(kb, clause_id)
     return {"clause_id": clause_id, "sources": link_views.sources(kb.store, clause_id)}
 
 
 @router.get("/clauses/{clause_id}/derived")
-async def clause_derived(kb: KB, clause_id: str) -> dict:
+def clause_derived(kb: Reader, clause_id: str) -> dict:
     """Local clauses derived from this clause, grouped by region."""
     _known_clause(kb, clause_id)
     return {"clause_id": clause_id, "derived": link_views.derived(kb.store, clause_id)}
 
 
 @router.get("/documents/{doc_id}/links")
-async def document_links(kb: KB, doc_id: str) -> dict:
+def document_links(kb: Reader, doc_id: str) -> dict:
     return link_views.document_links(kb.store, kb.find_document(doc_id).doc_id)
 
 
 @router.get("/documents/{doc_id}/coverage")
-async def document_coverage(kb: KB, doc_id: str) -> dict:
+def document_coverage(kb: Reader, doc_id: str) -> dict:
     return link_views.coverage(kb.store, kb.find_document(doc_id).doc_id)

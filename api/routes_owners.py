@@ -10,14 +10,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from api.deps import KB, Directory
+from api.deps import Directory, Reader
 from api.schemas import MatrixOut, TargetsResponse, TasksResponse, UnitsResponse
-from index.filters import Filters
+from index.filters import MAX_FILTER_CHARS, YEARS, Filters
 from index.owners import Unit, ownership_matrix, task_json
 from index.targets import CSV_FIELDS, list_targets
 
 router = APIRouter()
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv for spreadsheets")]
+FilterText = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS)]
 
 
 def _listed(unit: Unit) -> dict:
@@ -34,19 +35,21 @@ def _csv(rows: list[list], filename: str) -> Response:
 
 
 @router.get("/units", response_model=UnitsResponse)
-async def units(
+def units(
     directory: Directory,
-    q: Annotated[str | None, Query(description="part of a name or alias: 发改委")] = None,
-    region: str | None = None,
+    q: Annotated[
+        str | None, Query(max_length=MAX_FILTER_CHARS, description="part of a name: 发改委")
+    ] = None,
+    region: FilterText = None,
 ) -> dict:
     return {"units": [_listed(u) for u in directory.units(q, region)]}
 
 
 @router.get("/units/{unit}/tasks", response_model=TasksResponse)
-async def unit_tasks(
+def unit_tasks(
     directory: Directory,
     unit: str,
-    region: str | None = None,
+    region: FilterText = None,
     role: Literal["lead", "responsible", "supporting", "any"] = "any",
 ) -> dict:
     """``unit`` is a unit id, a canonical name, or a name as officials type it (市发改委)."""
@@ -56,7 +59,7 @@ async def unit_tasks(
 
 
 @router.get("/documents/{doc_id}/matrix", response_model=MatrixOut)
-async def document_matrix(kb: KB, directory: Directory, doc_id: str, format: Format = "json"):
+def document_matrix(kb: Reader, directory: Directory, doc_id: str, format: Format = "json"):
     found = kb.find_document(doc_id)
     matrix = ownership_matrix(directory, [found.doc_id], found.title)
     if format == "csv":
@@ -65,12 +68,14 @@ async def document_matrix(kb: KB, directory: Directory, doc_id: str, format: For
 
 
 @router.get("/targets", response_model=TargetsResponse)
-async def targets(
-    kb: KB,
-    doc: str | None = None,
-    region: str | None = None,
-    level: str | None = None,
-    year: Annotated[int | None, Query(description="the target's deadline year")] = None,
+def targets(
+    kb: Reader,
+    doc: FilterText = None,
+    region: FilterText = None,
+    level: FilterText = None,
+    year: Annotated[
+        int | None, Query(ge=YEARS[0], le=YEARS[1], description="the target's deadline year")
+    ] = None,
     format: Format = "json",
 ):
     rows = list_targets(kb.store, Filters(level=level, region=region, doc=doc), year)

@@ -102,7 +102,9 @@ class Health(BaseModel):
     status: str
     documents: int
     clauses: int
+    windows: int = Field(description="passages embedded; equals vectors in every state")
     vectors: int
+    generation: int = Field(description="the committed state served: +1 per ingest or remove")
     model: str | None
 
 

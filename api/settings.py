@@ -23,3 +23,19 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     top_k: int = Field(default=10, ge=1, le=100)
+    serve_threads: int = Field(
+        default=1, ge=1, le=64,
+        description="torch/FAISS threads one request uses in `serve`: requests run in parallel",
+    )  # fmt: skip
+    ray_address: str | None = Field(
+        default=None, description="Ray cluster of `ingest --ray`; default: a local Ray instance"
+    )
+    # writes over HTTP (api/routes_documents.py, api/uploads.py, api/auth.py, api/security.py)
+    max_upload_mb: float = Field(default=20, gt=0, description="largest file of an upload")
+    max_request_mb: float = Field(default=50, gt=0, description="largest request body (413)")
+    max_upload_files: int = Field(default=20, ge=1, description="files in one upload")
+    max_pdf_pages: int = Field(default=500, ge=1, description="pages of an uploaded PDF")
+    max_unzipped_mb: float = Field(default=100, gt=0, description="a DOCX's unpacked size")
+    max_zip_entries: int = Field(default=1000, ge=1, description="files inside a DOCX")
+    writes_per_minute: int = Field(default=30, ge=1, description="per token: uploads, removals")
+    cors_origins: list[str] = Field(default_factory=list, description="origins CORS allows")

@@ -17,11 +17,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from api import marks
-from api.deps import KB, Directory, SearcherDep, SettingsDep
+from api.deps import Directory, Reader, SearcherDep, SettingsDep
 from api.errors import alternatives, status_of
 from index import link_views
-from index.filters import FilterError, Filters
-from index.kb import KnowledgeBase
+from index.filters import MAX_FILTER_CHARS, FilterError, Filters
+from index.kb import Snapshot
 from index.owners import (
     AmbiguousUnit,
     UnitDirectory,
@@ -45,6 +45,7 @@ CHANGE_NAMES = {"added": "新增", "dropped": "删减", "changed": "改动"}
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
+FormField = Annotated[str | None, Query(max_length=MAX_FILTER_CHARS)]  # a filter of a page
 
 
 def citation(title: str, doc_number: str | None, path: list[str]) -> str:
@@ -80,11 +81,24 @@ def _page(request: Request, name: str, status: int = 200, **context) -> HTMLResp
 
 def _problem(request: Request, error: Exception) -> HTMLResponse:
     """A lookup or input the KB cannot answer, as a page: what went wrong and what is close."""
-    return _page(request, "problem.html", status_of(error), message=str(error),
-                 units=alternatives(error))  # fmt: skip
+    return problem_page(request, status_of(error), str(error), alternatives(error))
 
 
-def _choices(kb: KnowledgeBase) -> dict[str, list[str]]:
+def is_page(request: Request) -> bool:
+    """Whether a request is for the web page (its errors are pages too) or the JSON API."""
+    path = request.url.path
+    return path == "/" or path.startswith("/ui/")
+
+
+def problem_page(
+    request: Request, status: int, message: str, units: list | None = None
+) -> HTMLResponse:
+    """The error page: what went wrong, with the JSON API's status code."""
+    return _page(request, "problem.html", status, message=message, units=units or [],
+                 code=status)  # fmt: skip
+
+
+def _choices(kb: Snapshot) -> dict[str, list[str]]:
     """What the level and region filters offer: every level, the regions the KB holds."""
     return {"levels": [lv.value for lv in Level], "regions": sorted(kb.store.regions())}
 
@@ -108,13 +122,13 @@ class SearchForm:
     """The search page's form as the browser sends it: every field a string, empty = unset."""
 
     q: Text = ""
-    exact: str = ""
-    level: str = ""
-    region: str = ""
-    doc: str = ""
-    unit: str = ""
-    year_from: str = ""
-    year_to: str = ""
+    exact: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    level: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    region: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    doc: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    unit: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    year_from: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    year_to: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
 
     def filters(self) -> Filters:
         """The search filters the form asks for; FilterError names a field that is wrong."""
@@ -124,8 +138,8 @@ class SearchForm:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def search_page(
-    request: Request, kb: KB, searcher: SearcherDep, settings: SettingsDep,
+def search_page(
+    request: Request, kb: Reader, searcher: SearcherDep, settings: SettingsDep,
     form: Annotated[SearchForm, Depends()],
 ) -> HTMLResponse:  # fmt: skip
     """The search box and its filters; results when there is a query."""
@@ -142,7 +156,7 @@ async def search_page(
     return _page(request, "search.html", **context)
 
 
-def _unit_note(kb: KnowledgeBase, form: SearchForm) -> dict | None:
+def _unit_note(kb: Snapshot, form: SearchForm) -> dict | None:
     """How the unit filter reads: the one unit, the units it could mean, or the closest."""
     if not _optional(form.unit):
         return None
@@ -174,12 +188,12 @@ def _chips(units: list[dict]) -> list[dict]:
 
 
 @router.get("/ui/documents", response_class=HTMLResponse)
-async def documents_page(request: Request, kb: KB) -> HTMLResponse:
+def documents_page(request: Request, kb: Reader) -> HTMLResponse:
     return _page(request, "documents.html", documents=kb.documents())
 
 
 @router.get("/ui/documents/{ref}", response_class=HTMLResponse)
-async def document_page(request: Request, kb: KB, directory: Directory, ref: str) -> HTMLResponse:
+def document_page(request: Request, kb: Reader, directory: Directory, ref: str) -> HTMLResponse:
     """Metadata, the clause tree, what it implements and cites, coverage, who owns what."""
     try:
         doc = kb.find_document(ref)
@@ -196,7 +210,7 @@ async def document_page(request: Request, kb: KB, directory: Directory, ref: str
 
 
 @router.get("/ui/clauses/{clause_id}", response_class=HTMLResponse)
-async def clause_page(request: Request, kb: KB, clause_id: str) -> HTMLResponse:
+def clause_page(request: Request, kb: Reader, clause_id: str) -> HTMLResponse:
     """The clause among its neighbours, its sources with the differences, its derived clauses."""
     clause = kb.clause(clause_id)
     if clause is None:
@@ -218,17 +232,17 @@ async def clause_page(request: Request, kb: KB, clause_id: str) -> HTMLResponse:
 
 
 @router.get("/ui/units", response_class=HTMLResponse)
-async def units_page(
-    request: Request, directory: Directory, q: Text = "", region: str | None = None
+def units_page(
+    request: Request, directory: Directory, q: Text = "", region: FormField = None
 ) -> HTMLResponse:
     found = directory.units(_optional(q), _optional(region))
     return _page(request, "units.html", units=found, q=q, region=region or "")
 
 
 @router.get("/ui/units/{ref}", response_class=HTMLResponse)
-async def unit_page(
-    request: Request, directory: Directory, ref: str, region: str | None = None,
-    role: str = "any",
+def unit_page(
+    request: Request, directory: Directory, ref: str, region: FormField = None,
+    role: FormField = "any",
 ) -> HTMLResponse:  # fmt: skip
     """A unit's names and its tasks with roles, by document (newest first)."""
     region = _optional(region)
@@ -245,9 +259,9 @@ async def unit_page(
 
 
 @router.get("/ui/targets", response_class=HTMLResponse)
-async def targets_page(
-    request: Request, kb: KB, level: str | None = None, region: str | None = None,
-    doc: str | None = None, year: str | None = None,
+def targets_page(
+    request: Request, kb: Reader, level: FormField = None, region: FormField = None,
+    doc: FormField = None, year: FormField = None,
 ) -> HTMLResponse:  # fmt: skip
     """Every target, its metric lined up across documents; sorting and filtering in the page."""
     form = {"level": _optional(level), "region": _optional(region), "doc": _optional(doc),

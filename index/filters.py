@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 from ingest.models import Level
 from ingest.text import normalize, normalize_brackets
 
+MAX_FILTER_CHARS = 200  # a region, document or unit name: titles are far shorter
+YEARS = (1000, 9999)  # what a year filter may be: four digits
+
 
 class FilterError(ValueError):
     """A filter value that cannot be used, e.g. an unknown level."""
+
+
+def check_year(name: str, year: int | None) -> None:
+    """A year filter must be a four-digit year: SQLite cannot even compare a 100-digit one."""
+    if year is not None and not YEARS[0] <= year <= YEARS[1]:
+        shown = str(year) if len(str(year)) <= 20 else f"a {len(str(year))}-digit number"
+        raise FilterError(f"{name}: {shown} is not a year ({YEARS[0]}–{YEARS[1]})")
+
+
+def _check_text(name: str, value: str | None) -> None:
+    if value is not None and len(value) > MAX_FILTER_CHARS:
+        raise FilterError(f"{name}: {len(value)} characters, over the limit of {MAX_FILTER_CHARS}")
 
 
 @dataclass(frozen=True)
@@ -24,9 +40,13 @@ class Filters:
     year_to: int | None = None
 
     def __post_init__(self):
+        for name in ("region", "doc", "unit"):
+            _check_text(name, getattr(self, name))
         if self.level is not None and self.level not in {lv.value for lv in Level}:
             known = ", ".join(lv.value for lv in Level)
-            raise FilterError(f"level: {self.level!r} is not one of {known}")
+            raise FilterError(f"level: {self.level[:MAX_FILTER_CHARS]!r} is not one of {known}")
+        for name in ("year_from", "year_to"):
+            check_year(name, getattr(self, name))
         if self.year_from and self.year_to and self.year_from > self.year_to:
             raise FilterError(f"year: {self.year_from} is after {self.year_to}")
 
@@ -43,8 +63,8 @@ class Filters:
             params.append(self.level)
         if self.region:
             region = normalize(self.region)
-            conditions.append("(d.region = ? OR d.region LIKE ? || '%')")
-            params += [region, region]
+            conditions.append("(d.region = ? OR d.region LIKE ? || '%' ESCAPE '\\')")
+            params += [region, re.sub(r"([\\%_])", r"\\\1", region)]
         if self.doc:
             doc = normalize(self.doc)
             conditions.append("(d.doc_id = ? OR d.doc_number_key = ? OR instr(d.title_key, ?) > 0)")

@@ -3,6 +3,10 @@
 Ingest and remove are atomic. Every write, vectors included, happens in one SQLite
 transaction; the FAISS file of each state is named by a generation number that is
 committed with it, so a crash leaves the old generation's file in charge.
+
+Readers take a ``Snapshot``: a read transaction on a connection of their own and the
+vector index of the generation that transaction sees. Whoever changed the KB (this
+process or another), the next snapshot holds the new state, and a snapshot never mixes two.
 """
 
 from __future__ import annotations
@@ -18,19 +22,22 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index.embedding import Embedder, KbModel, LocalEmbedder
 from index.encoder import Encoder, default_model, load_encoder, model_id
 from index.links import Linker
 from index.manifest import Manifest
 from index.records import DocumentNotFound, StoredClause, StoredDocument
-from index.store import Store
-from index.vectors import INDEX_TYPE, VectorIndex
+from index.store import ReadPool, Store
+from index.vectors import INDEX_TYPE, QueryBatcher, VectorCache, VectorIndex
 from index.windows import windows
-from ingest.models import ParsedDocument
+from ingest.models import Document, ParsedDocument
 from ingest.pipeline import parse_file
 from ingest.readers.base import IngestError
+from ingest.text import normalize_brackets
 
 DB_FILE = "kb.sqlite"
 EMBED_CHUNK = 512  # texts embedded, then cached, at a time: an interrupted run keeps them
+MAX_CLAUSE_CHARS = 50_000  # one clause longer than this is a text without paragraph breaks
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -59,64 +66,25 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-class KnowledgeBase:
-    """Open (or create) the KB in ``folder``; ``model`` defaults to the one it was built with."""
+def same_file(stored: str, given: str) -> bool:
+    """Whether a stored source and a path given now name the same file."""
+    return Path(stored).resolve() == Path(given).resolve()
 
-    def __init__(
-        self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None
-    ):
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest.load(self.folder)
-        requested = encoder.name if encoder else model_id(model) if model else None
-        if self.manifest:
-            self.manifest.check(self.manifest.requiring(requested), self.folder)
-        self._model = model or self._recorded_model()
-        self._encoder = encoder
-        self.store = Store(self.folder / DB_FILE)
-        self._vectors: VectorIndex | None = None
 
-    def _recorded_model(self) -> str:
-        """The model to load for this KB: its recorded one (a folder name stands for ours)."""
-        default = default_model()
-        if self.manifest is None or self.manifest.model == model_id(default):
-            return default
-        return self.manifest.model
+class _Reading:
+    """Reading a KB: shared by the KB itself (its writer's connection) and its snapshots."""
 
-    # --- parts, loaded when first needed ---------------------------------------------------
-
-    @property
-    def encoder(self) -> Encoder:
-        if self._encoder is None:
-            self._encoder = load_encoder(self._model)
-        current = Manifest.current(self._encoder.name, self._encoder.dim, INDEX_TYPE)
-        if self.manifest is None:
-            current.save(self.folder)
-            self.manifest = current
-        self.manifest.check(current, self.folder)
-        return self._encoder
+    store: Store
+    manifest: Manifest | None
 
     @property
     def vectors(self) -> VectorIndex:
-        if self._vectors is None:
-            self._vectors = self._load_vectors()
-        return self._vectors
+        raise NotImplementedError
 
-    def _vector_file(self, generation: int) -> Path:
-        return self.folder / f"vectors-{generation}.faiss"
-
-    def _load_vectors(self) -> VectorIndex:
-        dim = self.manifest.dim if self.manifest else self.encoder.dim
-        path = self._vector_file(int(self.store.get_meta("generation", "0")))
-        if path.exists():
-            return VectorIndex.load(path, dim)
-        ids, vectors = self.store.window_vectors()  # file lost: rebuild from SQLite
-        return VectorIndex.build(dim, ids, vectors)
-
-    def close(self) -> None:
-        self.store.close()
-
-    # --- reading -----------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """The number of the committed state this reader sees."""
+        return int(self.store.get_meta("generation", "0"))
 
     def documents(self) -> list[StoredDocument]:
         return [StoredDocument.from_row(r, r["clauses"]) for r in self.store.documents()]
@@ -148,12 +116,100 @@ class KnowledgeBase:
         return StoredClause.from_row(row, self.store.units_of([row["id"]])[row["id"]])
 
     def stats(self) -> dict[str, int]:
-        return {**self.store.counts(), "vectors": len(self.vectors) if self.manifest else 0}
+        vectors = len(self.vectors) if self.manifest else 0
+        return {**self.store.counts(), "vectors": vectors, "generation": self.generation}
+
+
+class KnowledgeBase(_Reading):
+    """Open (or create) the KB in ``folder``; ``model`` defaults to the one it was built with."""
+
+    def __init__(
+        self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None
+    ):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.manifest = Manifest.load(self.folder)
+        requested = encoder.name if encoder else model_id(model) if model else None
+        if self.manifest:
+            self.manifest.check(self.manifest.requiring(requested), self.folder)
+        self._model = model or self._recorded_model()
+        self._encoder = encoder
+        self.store = Store(self.folder / DB_FILE)
+        self._readers = ReadPool(self.folder / DB_FILE)
+        self._cache = VectorCache()
+        self._queries = QueryBatcher(lambda texts: self.encoder.encode_queries(texts))
+
+    def _recorded_model(self) -> str:
+        """The model to load for this KB: its recorded one (a folder name stands for ours)."""
+        default = default_model()
+        if self.manifest is None or self.manifest.model == model_id(default):
+            return default
+        return self.manifest.model
+
+    # --- parts, loaded when first needed ---------------------------------------------------
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self._model)
+        current = Manifest.current(self._encoder.name, self._encoder.dim, INDEX_TYPE)
+        if self.manifest is None:
+            current.save(self.folder)
+            self.manifest = current
+        self.manifest.check(current, self.folder)
+        return self._encoder
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """A search query's vector; queries of concurrent searches share one model call."""
+        return self._queries.encode(text)
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The vectors of the state committed now (as the writer's connection sees it)."""
+        return self.vectors_at(self.generation, self.store)
+
+    def vectors_at(self, generation: int, store: Store) -> VectorIndex:
+        """The vector index of ``generation``; ``store`` must see that generation."""
+        return self._cache.get(generation, lambda: self._load_vectors(generation, store))
+
+    def _vector_file(self, generation: int) -> Path:
+        return self.folder / f"vectors-{generation}.faiss"
+
+    def _load_vectors(self, generation: int, store: Store) -> VectorIndex:
+        dim = self.manifest.dim if self.manifest else self.encoder.dim
+        path = self._vector_file(generation)
+        try:
+            return VectorIndex.load(path, dim)
+        except (FileNotFoundError, RuntimeError):
+            pass  # lost, or replaced by a newer generation: rebuild from the snapshot
+        ids, vectors = store.window_vectors()
+        return VectorIndex.build(dim, ids, vectors)
+
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """One consistent state of the KB to read from, for one request or one search."""
+        with self._readers.snapshot() as store:
+            yield Snapshot(self, store)
+
+    def stats(self) -> dict[str, int]:
+        """Counts of one committed state: documents, clauses, windows, vectors, generation."""
+        with self.reading() as snapshot:
+            return snapshot.stats()
+
+    def close(self) -> None:
+        self._readers.close()
+        self.store.close()
 
     # --- ingest and remove ------------------------------------------------------------------
 
-    def ingest(self, paths: Iterable[Path], progress: Progress | None = None) -> IngestReport:
-        """Parse, embed and add or update documents; all or nothing for the KB."""
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        progress: Progress | None = None,
+        embedder: Embedder | None = None,
+    ) -> IngestReport:
+        """Parse, embed (here, or with ``embedder``) and add or update documents; all or nothing
+        for the KB."""
         report = IngestReport()
         progress = progress or (lambda stage, done, total: None)
         started = time.perf_counter()
@@ -162,7 +218,7 @@ class KnowledgeBase:
         plan = self._plan(parsed, report)
         started = time.perf_counter()
         spans = [[windows(c.text) for c in p.clauses] for p in plan]
-        vectors = self._embed(plan, spans, report, progress)
+        vectors = self._embed(plan, spans, report, progress, embedder)
         report.seconds["embed"] = time.perf_counter() - started
         started = time.perf_counter()
         self.link_seconds = 0.0
@@ -183,26 +239,47 @@ class KnowledgeBase:
         return parsed
 
     def _plan(self, parsed: list[ParsedDocument], report: IngestReport) -> list[ParsedDocument]:
-        """Documents to write: new or changed ones; duplicates within the batch are refused."""
+        """Documents to write: new or changed ones. A document is replaced only by its own file
+        ingested again; another file that claims its doc_id or 文号 is refused."""
         plan: dict[str, ParsedDocument] = {}
         for doc in parsed:
             meta = doc.document
-            if meta.doc_id in plan:
-                first = plan[meta.doc_id].document.source
-                report.failed.append((meta.source, f"same document (文号/title) as {first}"))
+            given, meta.source = meta.source, str(Path(meta.source).resolve())
+            problem = _too_long(doc) or _in_batch(doc, plan) or self._collision(meta)
+            if problem:
+                report.failed.append((given, problem))
                 continue
             old_hash = self.store.content_hash(meta.doc_id)
             if old_hash == meta.content_hash:
                 report.unchanged.append(meta.doc_id)
                 continue
-            (report.updated if old_hash else report.added).append(meta.doc_id)
+            replaces = old_hash or self.store.doc_ids_from_source(meta.source)
+            (report.updated if replaces else report.added).append(meta.doc_id)
             plan[meta.doc_id] = doc
         return list(plan.values())
 
+    def _collision(self, meta: Document) -> str | None:
+        """Why ``meta`` would replace another file's document, if it would: only a re-ingest
+        of that same file may replace it (the same content again is merely unchanged)."""
+        owners = [self.store.document(meta.doc_id)]
+        if meta.doc_number:
+            owners += self.store.documents_by_number(meta.doc_number)
+        for row in owners:
+            if row is None or same_file(row["source"], meta.source):
+                continue
+            if row["doc_id"] == meta.doc_id and row["content_hash"] == meta.content_hash:
+                continue
+            claim = f"doc_id {meta.doc_id}" if row["doc_id"] == meta.doc_id else (
+                f"文号 {meta.doc_number}")  # fmt: skip
+            return (f"refused: {claim} already belongs to 《{row['title']}》 ({row['doc_id']})"
+                    f" from {row['source']}; only re-ingesting that file updates it"
+                    f" (remove {row['doc_id']} first if this file replaces it)")  # fmt: skip
+        return None
+
     def _embed(
-        self, plan, spans, report: IngestReport, progress: Progress
+        self, plan, spans, report: IngestReport, progress: Progress, embedder: Embedder | None
     ) -> dict[str, np.ndarray]:
-        """Vectors for every window text, from the cache or the model (cached as they come)."""
+        """Vectors for every window text, from the cache or the embedder (cached as they come)."""
         texts = {
             text_hash(text): text
             for doc, doc_spans in zip(plan, spans, strict=True)
@@ -214,25 +291,25 @@ class KnowledgeBase:
         report.windows_cached = len(texts) - len(missing)
         report.windows_embedded = len(missing)
         if missing:
-            encoder = self.encoder
-            for start in range(0, len(missing), EMBED_CHUNK):
-                chunk = missing[start : start + EMBED_CHUNK]
-                fresh = dict(
-                    zip(chunk, encoder.encode_passages([texts[h] for h in chunk]), strict=True)
-                )
+            model = KbModel(self._model, self.encoder)
+            embedder = embedder or LocalEmbedder(EMBED_CHUNK)
+            for fresh in embedder.embed({h: texts[h] for h in missing}, model):
                 with self.store.transaction():
                     self.store.save_vectors(fresh)
                 vectors.update(fresh)
-                progress("embed", start + len(chunk), len(missing))
+                progress("embed", len(vectors) - report.windows_cached, len(missing))
         return vectors
 
     def _write(self, plan, spans, vectors: dict[str, np.ndarray], report: IngestReport) -> None:
         if not plan:
             return
-        self.encoder  # noqa: B018 - writes the manifest of a new KB before its first document
+        if self.manifest is None:  # a new KB: its manifest goes in before its first document
+            self.encoder  # noqa: B018 - loads the model, which writes the manifest
         with self._change() as change:
-            change.changed = {doc.document.doc_id for doc in plan}
             for doc, doc_spans in zip(plan, spans, strict=True):
+                if self._refused_late(doc.document, report):
+                    continue
+                change.changed.add(doc.document.doc_id)
                 sources = {
                     doc.document.doc_id,
                     *self.store.doc_ids_from_source(doc.document.source),
@@ -250,6 +327,16 @@ class KnowledgeBase:
                 self.store.insert_document(doc, clause_windows)
                 change.added += self.store.window_ids(doc.document.doc_id)
 
+    def _refused_late(self, meta: Document, report: IngestReport) -> bool:
+        """A collision that another writer created after planning: refused all the same."""
+        problem = self._collision(meta)
+        if problem:
+            for listed in (report.added, report.updated):
+                if meta.doc_id in listed:
+                    listed.remove(meta.doc_id)
+            report.failed.append((meta.source, problem))
+        return bool(problem)
+
     def remove(self, doc_id: str) -> bool:
         """Remove a document; False when the KB does not hold it."""
         if self.store.document(doc_id) is None:
@@ -265,9 +352,10 @@ class KnowledgeBase:
         """One atomic change: SQLite writes plus the next FAISS file, committed together."""
         change = _Change()
         written: Path | None = None
-        index = faiss.clone_index(self.vectors.index)  # loaded before any write
         try:
-            with self.store.transaction():
+            with self.store.transaction():  # holds the write lock: the generation is ours
+                generation = self.generation
+                index = faiss.clone_index(self.vectors_at(generation, self.store).index)
                 yield change
                 started = time.perf_counter()
                 Linker(self.store).refresh(change.changed, change.removed_docs)
@@ -277,7 +365,7 @@ class KnowledgeBase:
                 if change.added:
                     vectors = self.store.vectors_of(change.added)
                     index.add_with_ids(vectors, np.array(change.added, dtype=np.int64))
-                generation = int(self.store.get_meta("generation", "0")) + 1
+                generation += 1
                 self.store.set_meta("generation", str(generation))
                 written = self._vector_file(generation)
                 VectorIndex(self.manifest.dim, index).save(written.with_suffix(".tmp"))
@@ -287,7 +375,7 @@ class KnowledgeBase:
                 written.unlink(missing_ok=True)
                 written.with_suffix(".tmp").unlink(missing_ok=True)
             raise
-        self._vectors = VectorIndex(self.manifest.dim, index)
+        self._cache.put(generation, VectorIndex(self.manifest.dim, index))
         for old in self.folder.glob("vectors-*.faiss"):
             if old != written:
                 old.unlink(missing_ok=True)
@@ -301,3 +389,58 @@ class _Change:
     added: list[int] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # documents added or replaced
     removed_docs: dict[str, str] = field(default_factory=dict)  # doc_id → level, removed
+
+
+def _too_long(doc: ParsedDocument) -> str | None:
+    """A clause too long to index: the text has no breaks to split it at."""
+    longest = max((len(c.text) for c in doc.clauses), default=0)
+    if longest <= MAX_CLAUSE_CHARS:
+        return None
+    return (f"a clause of {longest:,} characters, over the limit of {MAX_CLAUSE_CHARS:,}:"
+            " the text has no paragraph or line breaks to split it at")  # fmt: skip
+
+
+def _in_batch(doc: ParsedDocument, plan: dict[str, ParsedDocument]) -> str | None:
+    """A second file of this batch with the doc_id or 文号 of one planned already."""
+    meta = doc.document
+    if meta.doc_id in plan:
+        return f"same document (文号/title) as {plan[meta.doc_id].document.source}"
+    key = normalize_brackets(meta.doc_number) if meta.doc_number else None
+    for other in plan.values():
+        number = other.document.doc_number
+        if key and number and normalize_brackets(number) == key:
+            return f"文号 {meta.doc_number} is also that of {other.document.source}"
+    return None
+
+
+class Snapshot(_Reading):
+    """One committed state of a KB for one reader: a read transaction, and the vector
+    index of the generation it sees (loaded when first needed, then shared)."""
+
+    def __init__(self, kb: KnowledgeBase, store: Store):
+        self.kb = kb
+        self.store = store
+        self.manifest = kb.manifest
+        self._generation: int | None = None
+
+    @property
+    def generation(self) -> int:
+        if self._generation is None:
+            self._generation = super().generation
+        return self._generation
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.kb.encoder
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.kb.encode_query(text)
+
+    @property
+    def vectors(self) -> VectorIndex:
+        return self.kb.vectors_at(self.generation, self.store)
+
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """Already one state: reading from a snapshot is reading the snapshot."""
+        yield self

@@ -8,6 +8,7 @@ more characters whatever jieba makes of it.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import unicodedata
@@ -80,28 +81,62 @@ def phrase_match(phrase: str) -> str | None:
     return _fts_string(key) if len(key) >= 3 else None
 
 
+MAX_SPANS = 200  # matched spans marked in one text: enough to read, bounded work per hit
+
+
 def match_spans(text: str, terms: list[str]) -> list[tuple[int, int]]:
     """Where the terms occur in the display text, ignoring whitespace, width and case.
 
     Matching runs on the text with whitespace taken out, each character NFKC-folded on
     its own (one character in, one out), so spans map back to display offsets even for a
-    phrase that crosses an original line break.
+    phrase that crosses an original line break. Longer terms win where matches overlap;
+    at most MAX_SPANS spans are marked, so a huge text costs O(n + spans·log spans).
     """
-    kept = [i for i, char in enumerate(text) if not char.isspace()]
-    haystack = "".join(_fold(text[i]) for i in kept)
-    spans: list[tuple[int, int]] = []
+    haystack = _SPACE.sub("", text).translate(_FOLDS)
+    shifts = [at - n for n, at in enumerate(m.start() for m in _SPACE.finditer(text))]
+
+    def shown(index: int) -> int:
+        """Where the haystack's character ``index`` stands in the display text."""
+        return index + bisect.bisect_right(shifts, index)
+
+    spans = _Spans()
     for term in sorted({t for t in terms if t}, key=len, reverse=True):
-        needle = "".join(_fold(c) for c in term if not c.isspace())
+        needle = _SPACE.sub("", term).translate(_FOLDS)
         start = haystack.find(needle) if needle else -1
-        while start >= 0:
-            span = (kept[start], kept[start + len(needle) - 1] + 1)
-            if not any(s < span[1] and span[0] < e for s, e in spans):
-                spans.append(span)
+        while start >= 0 and len(spans.starts) < MAX_SPANS:
+            spans.add(shown(start), shown(start + len(needle) - 1) + 1)
             start = haystack.find(needle, start + len(needle))
-    return sorted(spans)
+    return list(zip(spans.starts, spans.ends, strict=True))
+
+
+class _Spans:
+    """Disjoint spans kept sorted: a new span that overlaps one already there is dropped."""
+
+    def __init__(self):
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, start: int, end: int) -> None:
+        at = bisect.bisect_left(self.starts, end)  # spans before ``at`` start before ``end``
+        if at and self.ends[at - 1] > start:  # disjoint and sorted: the last ends latest
+            return
+        self.starts.insert(at, start)
+        self.ends.insert(at, end)
 
 
 def _fold(char: str) -> str:
     """One character's matching form: NFKC and lower case, if that keeps it one character."""
     folded = unicodedata.normalize("NFKC", char).lower()
     return folded if len(folded) == 1 else char
+
+
+class _FoldTable(dict):
+    """A ``str.translate`` table of ``_fold``, filled as characters are first seen."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = folded = _fold(chr(code))
+        return folded
+
+
+_FOLDS = _FoldTable()
+_SPACE = re.compile(r"\s")

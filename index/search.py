@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from index.filters import Filters
-from index.kb import KnowledgeBase
+from index.kb import KnowledgeBase, Snapshot
 from index.lexical import (
     QUERY_STOPWORDS,
     bm25_match,
@@ -30,6 +30,7 @@ from ingest.units import UnitResolver
 MODES = ("hybrid", "dense", "bm25", "phrase")
 RRF_K = 60  # the constant of Cormack et al. (2009): damps the top ranks' dominance
 MAX_QUERY_CHARS = 500
+MAX_HIGHLIGHT_CHARS = 20_000  # characters of one hit's text scanned for marks
 _QUESTION = re.compile(r"[?？]|吗$|哪些|什么|怎么|如何|是否")
 
 
@@ -68,9 +69,9 @@ class _Candidate:
 
 
 class Searcher:
-    """Runs queries against one KB."""
+    """Runs queries against one KB, or one snapshot of it: each search reads one state."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase | Snapshot):
         self.kb = kb
 
     def search(
@@ -78,7 +79,10 @@ class Searcher:
     ) -> list[SearchHit]:
         """The top_k clauses for the query; a fully quoted query is an exact-wording query."""
         query = _checked(query, mode)
-        filters = filters or Filters()
+        with self.kb.reading() as snapshot:
+            return Searcher(snapshot)._search(query, top_k, filters or Filters(), mode)
+
+    def _search(self, query: str, top_k: int, filters: Filters, mode: str) -> list[SearchHit]:
         units = self.unit_names(filters.unit) if filters.unit else []
         phrase = quoted_phrase(query)
         if phrase or mode == "phrase":
@@ -98,7 +102,7 @@ class Searcher:
     # --- retrievers ---------------------------------------------------------------------
 
     def _dense(self, query: str, depth: int, filters: Filters, units: list[str]):
-        vector = self.kb.encoder.encode_queries([query])[0]
+        vector = self.kb.encode_query(query)
         allowed = None if filters.empty else self.kb.store.allowed_windows(filters, units)
         window_hits = self.kb.vectors.search(vector, depth * 3, allowed)
         located = self.kb.store.windows_of([w for w, _ in window_hits])
@@ -170,10 +174,13 @@ class Searcher:
         return hits
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # no query needs them; FTS5 chokes
+
+
 def _checked(query: str, mode: str) -> str:
     if mode not in MODES:
-        raise QueryError(f"mode: {mode!r} is not one of {', '.join(MODES)}")
-    query = query.strip()
+        raise QueryError(f"mode: {mode[:MAX_QUERY_CHARS]!r} is not one of {', '.join(MODES)}")
+    query = _CONTROL.sub(" ", query).strip()
     if not query:
         raise QueryError("query: empty")
     if len(query) > MAX_QUERY_CHARS:
@@ -212,9 +219,15 @@ def _highlight_terms(query: str) -> list[str]:
 
 
 def _highlight(text: str, terms: list[str], window: Span | None) -> Highlight:
-    """Matched words, and the sentence to mark: in the best window, the one most matched."""
-    spans = match_spans(text, terms)
-    candidates = sentences(text)
+    """Matched words, and the sentence to mark: in the best window, the one most matched.
+
+    Only MAX_HIGHLIGHT_CHARS of the text are scanned (from the best window on, in a text
+    longer than that): the work per hit is bounded whatever a document holds.
+    """
+    offset = window.start if window and window.end > MAX_HIGHLIGHT_CHARS else 0
+    scope = text[offset : offset + MAX_HIGHLIGHT_CHARS]
+    spans = [(s + offset, e + offset) for s, e in match_spans(scope, terms)]
+    candidates = [Span(s.start + offset, s.end + offset) for s in sentences(scope)]
     if window:
         inside = [s for s in candidates if window.start <= s.start and s.end <= window.end]
         candidates = inside or candidates

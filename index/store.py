@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -86,17 +87,29 @@ CLAUSE_COLUMNS = (
 
 
 class Store:
-    """One KB's SQLite database."""
+    """One connection to a KB's SQLite database: the writer's, or a reader's (``read_only``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
+        if read_only:  # the writer made the schema and WAL mode; a reader never writes
+            self.db.execute("PRAGMA query_only = ON")
+            return
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: every query inside sees the same committed state (WAL)."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("ROLLBACK")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -237,6 +250,7 @@ class Store:
         return {
             "documents": self.db.execute("SELECT count(*) FROM documents").fetchone()[0],
             "clauses": self.db.execute("SELECT count(*) FROM clauses").fetchone()[0],
+            "windows": self.window_count(),
         }
 
     def window_count(self) -> int:
@@ -510,6 +524,35 @@ class Store:
             [key, *params, limit],
         )
         return [r[0] for r in rows]
+
+
+class ReadPool:
+    """Read connections handed out one per concurrent reader and reused: with WAL, each
+    reader's transaction sees one committed state while the writer goes on."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._idle: list[Store] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """A connection inside a read transaction, for one request (or one CLI search)."""
+        with self._lock:
+            store = self._idle.pop() if self._idle else None
+        store = store or Store(self.path, read_only=True)
+        try:
+            with store.snapshot():
+                yield store
+        finally:
+            with self._lock:
+                self._idle.append(store)
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._idle:
+                store.close()
+            self._idle.clear()
 
 
 def _json(value) -> str:

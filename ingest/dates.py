@@ -30,6 +30,25 @@ def parse_date(text: str) -> str | None:
     return min(found)[1] if found else None
 
 
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def checked_date(text: str) -> str:
+    """The ISO form of a date written 2023-06-08 or 2023年6月8日; ValueError if it is none."""
+    text = text.strip()
+    iso = _ISO.fullmatch(text)
+    if iso:
+        year, month, day = (int(g) for g in iso.groups())
+        try:
+            return date(year, month, day).isoformat()
+        except ValueError as error:
+            raise ValueError(f"{text!r} is not a real date: {error}") from None
+    written = parse_date(text) if is_date_line(text) else None
+    if written is None:
+        raise ValueError(f"{text!r} is not a date such as 2023-06-08 or 2023年6月8日")
+    return written
+
+
 def all_dates(text: str) -> list[str]:
     """Every date in the text written in Arabic numerals, in ISO form."""
     return [d for d in (_iso(*(int(g) for g in m.groups())) for m in DATE.finditer(text)) if d]

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from ingest.cleaning import Item, Paragraph
-from ingest.dates import DATE, all_dates, parse_date
+from ingest.dates import DATE, all_dates, checked_date, parse_date
 from ingest.layout import (
     DOC_NUMBER,
     ORG_SUFFIX,
@@ -77,7 +77,7 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
         extraction="ocr" if hints.get("ocr") else "text",
     )
     _apply_sidecar(document, sidecar, raw.path)
-    document.doc_id = sidecar.get("doc_id") or document_id(document)
+    document.doc_id = sidecar_doc_id(sidecar, raw.path) or document_id(document)
     return document, layout.consumed
 
 
@@ -292,7 +292,7 @@ def _locate_by_body(body: list[str]) -> tuple[Level, Region | None]:
 
 
 def _read_sidecar(path: Path) -> dict:
-    sidecar = path.with_name(path.stem + ".meta.json")
+    sidecar = sidecar_path(path)
     if not sidecar.exists():
         return {}
     try:
@@ -304,22 +304,80 @@ def _read_sidecar(path: Path) -> dict:
     return data
 
 
+def sidecar_path(path: Path) -> Path:
+    """Where a document's sidecar lives: NAME.meta.json beside NAME.txt."""
+    return path.with_name(path.stem + ".meta.json")
+
+
 SIDECAR_FIELDS = {"title", "doc_number", "issuers", "date", "level", "region", "status"}
+_STATUSES = ("issued", "draft")
+_DOC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_SIDECAR_TEXT = 500  # characters of one text field: a title is far shorter
 
 
 def _apply_sidecar(document: Document, sidecar: dict, path: Path) -> None:
+    """Put the sidecar's fields on the document; a field of the wrong kind is an IngestError."""
     unknown = set(sidecar) - SIDECAR_FIELDS - {"doc_id"}
     if unknown:
-        raise IngestError(
-            path.with_name(path.stem + ".meta.json"), f"unknown field(s) {sorted(unknown)}"
-        )
-    for key in SIDECAR_FIELDS & set(sidecar):
-        value = sidecar[key]
-        if key == "level":
-            try:
-                value = Level(value)
-            except ValueError as error:
-                raise IngestError(
-                    path, f"sidecar level {value!r} is not one of {[m.value for m in Level]}"
-                ) from error
+        raise IngestError(sidecar_path(path), f"unknown field(s) {sorted(unknown)}")
+    for key in sorted(SIDECAR_FIELDS & set(sidecar)):
+        try:
+            value = _sidecar_value(key, sidecar[key])
+        except ValueError as error:
+            raise IngestError(sidecar_path(path), f"field {key!r}: {error}") from None
         setattr(document, key, value)
+    if sidecar:  # a changed sidecar is a changed document: re-ingest must see it
+        extra = json.dumps(sidecar, sort_keys=True, ensure_ascii=False).encode()
+        document.content_hash = hashlib.sha256(document.content_hash.encode() + extra).hexdigest()
+
+
+def sidecar_doc_id(sidecar: dict, path: Path) -> str | None:
+    """The sidecar's doc_id, if it gives one: letters, digits, - _ . (it appears in URLs)."""
+    if "doc_id" not in sidecar:
+        return None
+    value = sidecar["doc_id"]
+    if not isinstance(value, str) or not _DOC_ID.fullmatch(value):
+        reason = (f"{value!r} is not an id of 1 to 64 letters, digits, '-', '_' or '.'"
+                  " (starting with a letter or digit)")  # fmt: skip
+        raise IngestError(sidecar_path(path), f"field 'doc_id': {reason}")
+    return value
+
+
+def _sidecar_value(key: str, value: object) -> object:
+    """A sidecar field's value as the Document holds it; ValueError says what is wrong."""
+    if key == "level":
+        if not isinstance(value, str) or value not in {m.value for m in Level}:
+            raise ValueError(f"{value!r} is not one of {[m.value for m in Level]}")
+        return Level(value)
+    if key == "issuers":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ValueError(f"must be a list of names, not {_kind(value)}")
+        return [_text(v) for v in value]
+    if key == "date":
+        return None if value is None else checked_date(_text(value))
+    if key == "status":
+        if not isinstance(value, str) or value not in _STATUSES:
+            raise ValueError(f"{value!r} is not one of {list(_STATUSES)}")
+        return value
+    if value is None and key in ("doc_number", "region"):
+        return None
+    return _text(value)
+
+
+def _text(value: object) -> str:
+    """A non-empty string of sensible length, else ValueError."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, not {_kind(value)}")
+    if not value.strip():
+        raise ValueError("is empty")
+    if len(value) > MAX_SIDECAR_TEXT:
+        raise ValueError(f"{len(value)} characters, over the limit of {MAX_SIDECAR_TEXT}")
+    return value.strip()
+
+
+def _kind(value: object) -> str:
+    """How a JSON value reads in an error: a number, a list, an object…"""
+    names = {bool: "true/false", int: "a number", float: "a number", list: "a list",
+             dict: "an object", str: "text", type(None): "null"}  # fmt: skip
+    shown = json.dumps(value, ensure_ascii=False)[:40]
+    return f"{names.get(type(value), type(value).__name__)} ({shown})"

@@ -17,7 +17,7 @@ def client(corpus_kb):
 
 def test_health(client):
     body = client.get("/health").json()
-    assert body["status"] == "ok" and body["documents"] == 5 and body["clauses"] == 182
+    assert body["status"] == "ok" and body["documents"] == 5 and body["clauses"] == 195
     assert body["vectors"] >= body["clauses"] and body["model"] == "multilingual-e5-small"
 
 
@@ -45,6 +45,34 @@ def test_blank_query_and_bad_filter_are_422(client):
     assert client.get("/search", params={"q": "   "}).status_code == 422
     response = client.get("/search", params={"q": "产教融合", "level": "city"})
     assert response.status_code == 422 and "level" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"year_from": 2**70}, "year_from"),
+        ({"year_to": "-99999999999999999999999"}, "year_to"),
+        ({"region": "x" * 60_000}, "region"),  # once a 500: LIKE pattern too complex
+        ({"doc": "x" * 60_000}, "doc"),
+        ({"unit": "局" * 5000}, "unit"),
+    ],
+)
+def test_out_of_range_filters_are_422_json(client, params, field):
+    response = client.get("/search", params={"q": "产教融合", **params})
+    assert response.status_code == 422 and field in response.json()["message"]
+
+
+def test_out_of_range_filters_are_refused_by_the_filters_themselves():
+    from index.filters import FilterError, Filters
+
+    for fields in ({"year_from": 2**70}, {"region": "重" * 100_000}, {"year_to": 99}):
+        with pytest.raises(FilterError, match=next(iter(fields))):
+            Filters(**fields)
+
+
+def test_health_counts_one_state(client):
+    body = client.get("/health").json()
+    assert body["vectors"] == body["windows"] and body["generation"] >= 1
 
 
 def test_documents_and_clause_tree(client):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import threading
 
+import numpy as np
 import pytest
 
 from index.filters import FilterError, Filters
@@ -16,8 +18,13 @@ from tests.fake_encoder import FakeEncoder
 
 @pytest.fixture
 def kb(tmp_path):
+    """A KB of copies of 000 and 004 under tmp_path/docs, so a test may edit them in place."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for key in ("000", "004"):
+        shutil.copy(SEEDS[key], docs)
     base = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
-    base.ingest([SEEDS["000"], SEEDS["004"]])
+    base.ingest(sorted(docs.iterdir()))
     yield base
     base.close()
 
@@ -34,18 +41,18 @@ def test_ingest_writes_documents_clauses_and_one_vector_per_window(kb):
     assert (kb.folder / "manifest.json").exists()
 
 
-def test_reingest_is_idempotent_and_embeds_nothing(kb):
+def test_reingest_is_idempotent_and_embeds_nothing(kb, tmp_path):
     before = counts(kb)
     kb.encoder.passages_encoded = 0
-    report = kb.ingest([SEEDS["000"], SEEDS["004"]])
+    report = kb.ingest(sorted((tmp_path / "docs").iterdir()))
     assert len(report.unchanged) == 2 and not report.added and not report.updated
     assert kb.encoder.passages_encoded == 0
     assert counts(kb) == before
 
 
 def test_changed_file_replaces_its_old_version(kb, tmp_path):
-    edited = tmp_path / SEEDS["004"].name
-    text = SEEDS["004"].read_text(encoding="utf-8")
+    edited = tmp_path / "docs" / SEEDS["004"].name
+    text = edited.read_text(encoding="utf-8")
     edited.write_text(text.replace("机器人", "无人机"), encoding="utf-8")
     before = counts(kb)
     kb.encoder.passages_encoded = 0
@@ -148,3 +155,131 @@ def test_kb_folder_copy_opens_the_same(kb, tmp_path):
     kb.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copytree(kb.folder, copy)
     assert counts(KnowledgeBase(copy, encoder=FakeEncoder())) == counts(kb)
+
+
+# --- who may replace a document --------------------------------------------------------
+
+
+def chongqing(kb: KnowledgeBase):
+    return next(d for d in kb.documents() if d.region == "重庆市")
+
+
+def test_another_file_claiming_a_doc_id_is_refused_and_the_old_document_kept(kb, tmp_path):
+    old = chongqing(kb)
+    before = counts(kb)
+    intruder = tmp_path / "other" / "intruder.txt"
+    intruder.parent.mkdir()
+    shutil.copy(SEEDS["002"], intruder)
+    intruder.with_name("intruder.meta.json").write_text(f'{{"doc_id": "{old.doc_id}"}}')
+    report = kb.ingest([intruder])
+    [(path, reason)] = report.failed
+    assert path == str(intruder) and not report.updated and not report.added
+    assert f"doc_id {old.doc_id} already belongs to" in reason and old.source in reason
+    assert counts(kb) == before and chongqing(kb) == old
+
+
+def test_another_file_with_the_same_wenhao_is_refused(kb, tmp_path):
+    twin = tmp_path / "twin.txt"
+    shutil.copy(SEEDS["002"], twin)
+    sidecar = '{"doc_number": "渝发改社会〔2023〕1271号", "doc_id": "twin-1"}'
+    twin.with_name("twin.meta.json").write_text(sidecar)
+    report = kb.ingest([twin])
+    [(path, reason)] = report.failed
+    assert "文号 渝发改社会〔2023〕1271号 already belongs to" in reason
+    assert chongqing(kb).source in reason and path == str(twin)
+    assert counts(kb)[0] == 2
+
+
+def test_an_identical_copy_elsewhere_is_unchanged(kb, tmp_path):
+    copy = tmp_path / "copy.txt"
+    shutil.copy(SEEDS["004"], copy)
+    report = kb.ingest([copy])
+    assert report.unchanged == [chongqing(kb).doc_id] and not report.failed
+
+
+def test_the_same_file_with_a_new_wenhao_replaces_its_old_self(kb, tmp_path):
+    path = tmp_path / "docs" / SEEDS["004"].name
+    old = chongqing(kb)
+    path.with_name(path.stem + ".meta.json").write_text('{"doc_number": "渝发改社会〔2024〕1号"}')
+    report = kb.ingest([path])
+    assert len(report.updated) == 1 and not report.failed
+    new = chongqing(kb)
+    assert new.doc_id != old.doc_id and new.doc_number == "渝发改社会〔2024〕1号"
+    assert kb.document(old.doc_id) is None and counts(kb)[0] == 2
+
+
+def test_an_edited_sidecar_updates_the_document(kb, tmp_path):
+    path = tmp_path / "docs" / SEEDS["004"].name
+    path.with_name(path.stem + ".meta.json").write_text('{"date": "2023-12-01"}')
+    report = kb.ingest([path])
+    assert len(report.updated) == 1 and chongqing(kb).date == "2023-12-01"
+
+
+def test_a_clause_without_breaks_too_long_to_index_is_refused(kb, tmp_path):
+    huge = tmp_path / "huge.txt"
+    huge.write_text("关于推进产教融合的通知\n" + "加强产教融合。" * 8000, encoding="utf-8")
+    before = counts(kb)
+    report = kb.ingest([huge])
+    [(path, reason)] = report.failed
+    assert path == str(huge) and "over the limit of 50,000" in reason
+    assert counts(kb) == before
+
+
+# --- readers see one state, and the newest --------------------------------------------
+
+
+def test_a_snapshot_keeps_its_state_while_the_kb_changes(kb):
+    with kb.reading() as before:
+        documents = len(before.documents())
+        generation = before.generation
+        kb.remove(chongqing(kb).doc_id)
+        assert len(before.documents()) == documents and before.generation == generation
+        assert len(before.vectors) == before.stats()["windows"]
+        assert Searcher(before).search("机器人", 5, mode="dense")
+    with kb.reading() as after:
+        assert len(after.documents()) == documents - 1 and after.generation == generation + 1
+        assert len(after.vectors) == after.stats()["windows"]
+
+
+def test_a_reader_sees_another_writers_changes_at_once(kb, tmp_path):
+    """Two KnowledgeBase objects on one folder stand for the server and a CLI process."""
+    server = KnowledgeBase(kb.folder, encoder=FakeEncoder())
+    searcher = Searcher(server)
+    assert searcher.search("机器人", 5, mode="dense")  # loads the vectors it starts with
+    kb.remove(chongqing(kb).doc_id)
+    for mode in ("dense", "hybrid", "bm25"):  # once a KeyError in _dense: stale vectors
+        assert all(h.region != "重庆市" for h in searcher.search("机器人", 20, mode=mode))
+    kb.ingest([SEEDS["002"]])
+    stats = server.stats()
+    assert stats["documents"] == 2 and stats["vectors"] == stats["windows"]
+    assert searcher.search("市域产教联合体", 3, mode="dense")[0].doc_id == kb.documents()[0].doc_id
+    server.close()
+
+
+def test_concurrent_queries_share_model_calls_and_get_their_own_vectors(kb):
+    texts = [f"产教融合第{n}问" for n in range(32)]
+    expected = {t: kb.encoder.encode_queries([t])[0] for t in texts}
+    got: dict[str, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda t=t: got.update({t: kb.encode_query(t)}))
+               for t in texts]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(np.allclose(got[t], expected[t]) for t in texts)
+
+
+def test_a_model_error_reaches_the_searcher_and_the_batcher_goes_on(kb, monkeypatch):
+    def broken(texts):
+        raise RuntimeError("model fell over")
+
+    monkeypatch.setattr(kb.encoder, "encode_queries", broken)
+    with pytest.raises(RuntimeError, match="model fell over"):
+        kb.encode_query("产教融合")
+    monkeypatch.undo()
+    assert kb.encode_query("产教融合").shape == (kb.encoder.dim,)
+
+
+def test_control_characters_in_a_query_are_spaces(kb):
+    for mode in ("phrase", "bm25", "hybrid"):
+        assert Searcher(kb).search("产教\x00融合", 3, mode=mode) is not None

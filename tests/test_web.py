@@ -66,7 +66,7 @@ def test_hostile_clause_text_is_printed_as_text():
         "highlight": {"sentence": [0, 10], "spans": [[1, 7]]},
     }  # fmt: skip
     hit = web._hit(hit)
-    request = SimpleNamespace()
+    request = SimpleNamespace(cookies={})  # not signed in
     html = web.templates.env.get_template("search.html").render(
         request=request, form={"q": HOSTILE, "exact": False}, hits=[hit], regions=[HOSTILE],
         documents=[], levels=[],
@@ -142,6 +142,26 @@ def test_problems_are_pages_that_say_what_is_wrong(client, path, status, says):
         "text/html"
     )
     assert says in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/?q=" + "政" * 501, 422, "q: String should have at most 500 characters"),
+        ("/?q=产教融合&region=" + "渝" * 300, 422, "region"),
+        ("/ui/units?q=" + "局" * 501, 422, "q"),
+        ("/ui/targets?region=" + "x" * 300, 422, "region"),
+        ("/ui/no-such-page", 404, "Not Found"),
+        ("/ui/documents/..%2F..%2Fetc%2Fpasswd", 404, "Not Found"),
+        ("/ui/clauses/<img src=x onerror=alert(1)>", 404, "&lt;img src=x onerror=alert(1)&gt;"),
+    ],
+)
+def test_page_errors_are_error_pages_never_json(client, path, status, says):
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert 'role="alert"' in response.text and says in response.text
+    assert "<script>alert" not in response.text and "<img src=x" not in response.text
 
 
 def test_bad_search_input_stays_on_the_search_page(client):

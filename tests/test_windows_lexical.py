@@ -1,6 +1,17 @@
 """Windows over long clauses, jieba words, phrase keys and highlight offsets."""
 
-from index.lexical import bm25_match, match_spans, phrase_key, quoted_phrase, words
+import random
+
+from index.lexical import (
+    MAX_SPANS,
+    _fold,
+    bm25_match,
+    match_spans,
+    phrase_key,
+    quoted_phrase,
+    words,
+)
+from index.search import _highlight
 from index.windows import Span, sentences, windows
 
 
@@ -55,3 +66,42 @@ def test_quoted_phrase():
 def test_match_spans_cross_line_breaks_and_full_width():
     text = "落实组合\n式激励，到２０２５年"
     assert match_spans(text, ["组合式激励", "2025"]) == [(2, 8), (10, 14)]
+
+
+def _spans_brute_force(text, terms):
+    """The definition: longest terms first, a match overlapping a kept one is dropped."""
+    kept = [i for i, char in enumerate(text) if not char.isspace()]
+    haystack = "".join(_fold(text[i]) for i in kept)
+    spans = []
+    for term in sorted({t for t in terms if t}, key=len, reverse=True):
+        needle = "".join(_fold(c) for c in term if not c.isspace())
+        start = haystack.find(needle) if needle else -1
+        while start >= 0:
+            span = (kept[start], kept[start + len(needle) - 1] + 1)
+            if not any(s < span[1] and span[0] < e for s, e in spans):
+                spans.append(span)
+            start = haystack.find(needle, start + len(needle))
+    return sorted(spans)
+
+
+def test_match_spans_agree_with_the_definition_on_random_texts():
+    rng = random.Random(7)
+    alphabet = "产教aA Ａ\n\u3000２2"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        terms = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3))) for _ in range(3)]
+        assert match_spans(text, terms) == _spans_brute_force(text, terms), (text, terms)
+
+
+def test_a_huge_one_line_text_gets_a_bounded_number_of_spans():
+    text = "产教融合" * 250_000  # 1M characters, one line: once every later search hung
+    spans = match_spans(text, ["产教融合", "融合", "产"])
+    assert len(spans) == MAX_SPANS and spans[0] == (0, 4) and spans == sorted(set(spans))
+
+
+def test_a_hit_in_a_huge_text_is_marked_near_its_window():
+    text = "无关内容。" * 100_000 + "产教融合型企业。"
+    window = Span(len(text) - 8, len(text))
+    found = _highlight(text, ["产教融合"], window)
+    assert found.sentence == (window.start, window.end)
+    assert found.spans == [(window.start, window.start + 4)]

@@ -148,3 +148,43 @@ document.addEventListener("submit", (event) => {
 window.addEventListener("pageshow", () => {
   document.querySelectorAll("form [disabled]").forEach((field) => { field.disabled = false; });
 });
+
+// Forms that change the KB (the remove button) ask first.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.classList.contains("confirm") && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});
+
+// A write job's page follows its progress (GET /jobs/{id}, each second), then shows the report.
+const jobSection = document.getElementById("job");
+const jobActive = (state) => state === "queued" || state === "running";
+if (jobSection && jobActive(jobSection.dataset.state)) {
+  const words = JSON.parse(jobSection.dataset.words || "{}");
+  const word = (code) => words[code] || code;
+  const poll = async () => {
+    try {
+      const response = await fetch(`/jobs/${encodeURIComponent(jobSection.dataset.job)}`, {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+      if (response.ok) {
+        const job = await response.json();
+        if (!jobActive(job.state)) {
+          window.location.reload();
+          return;
+        }
+        const bar = jobSection.querySelector(".job-progress");
+        jobSection.querySelector(".job-state").textContent = word(job.state);
+        jobSection.querySelector(".job-stage").textContent = word(job.progress.stage);
+        jobSection.querySelector(".job-count").textContent = `${job.progress.done} / ${job.progress.total}`;
+        bar.max = job.progress.total || 1;
+        bar.value = job.progress.done;
+      }
+    } catch {
+      // a dropped request: the next poll tries again
+    }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
+}
