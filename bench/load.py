@@ -173,13 +173,15 @@ def torn(url: str, hits: dict[str, str]) -> int:
         )
 
 
-def during_ingest(url: str, kb: Path, files: list[Path], clients: int) -> tuple[Run, float, str]:
+def during_ingest(
+    url: str, kb: Path, files: list[Path], clients: int, pid: int
+) -> tuple[Run, float, str]:
     """Searches while `policykb ingest` runs in another process; the freshness delay."""
     before = httpx.get(f"{url}/health").json()
     paths = [f"/search?q={q}" for q in queries()]
     run = Run("/search during ingest", clients)
     stop = threading.Event()
-    load = threading.Thread(target=hammer, args=(url, run, paths, stop))
+    load = threading.Thread(target=hammer, args=(url, run, paths, stop, pid))
     load.start()
     ingest = subprocess.run(policykb("ingest", *map(str, files), "--kb", str(kb)),
                             cwd=ROOT, capture_output=True, text=True)  # fmt: skip
@@ -254,7 +256,7 @@ def report(url: str, kb: Path, levels: list[int], args, pid: int) -> None:
         print(run.row(), flush=True)
     files = sample_files(args.ingest)
     if files:
-        run, delay, summary = during_ingest(url, kb, files, 16)
+        run, delay, summary = during_ingest(url, kb, files, 16, pid)
         print(run.row())
         print(f"\nduring ingest: {run.errors} errors, {torn(url, run.hits)} torn of"
               f" {len(run.hits)} distinct hits; new state served {delay * 1000:.0f} ms after"

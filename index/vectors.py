@@ -8,6 +8,7 @@ SQLite keeps every vector, so this file can always be rebuilt from it.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -112,10 +113,10 @@ class QueryBatcher:
 
     MAX_BATCH = 32
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], workers: int = 2):
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], workers: int | None = None):
         self._encode = encode
         self._queue: queue.SimpleQueue[_Query] = queue.SimpleQueue()
-        self._workers = workers
+        self._workers = workers or os.cpu_count() or 1  # one batch at a time per core
         self._started = False
         self._lock = threading.Lock()
 
@@ -140,7 +141,8 @@ class QueryBatcher:
     def _work(self) -> None:
         while True:
             batch = [self._queue.get()]
-            while len(batch) < self.MAX_BATCH:
+            share = -(-(1 + self._queue.qsize()) // self._workers)  # the rest for the others:
+            while len(batch) < min(share, self.MAX_BATCH):  # one batch runs on one core
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
