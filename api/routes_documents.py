@@ -28,15 +28,21 @@ from api.auth import (
 )
 from api.deps import KB, Reader, SettingsDep, get_kb, get_settings
 from api.jobs import Job, WriterBusy, app_writes
-from api.uploads import SOURCES, Incoming, UploadLimits, Vetted, vet
+from api.uploads import Incoming, Refusal, UploadLimits, Vetted, vet, with_doc_id
 from api.web import templates
-from index.kb import KnowledgeBase
+from index.kb import UPLOADS, KnowledgeBase
 
 router = APIRouter()
 templates.env.globals["signed_in_as"] = signed_in_as  # base.html shows sign-in or sign-out
 DocId = Annotated[str, Path(max_length=200)]
-JOB_WORDS = {"queued": "排队中", "running": "进行中", "done": "完成", "failed": "失败",
-             "parse": "解析", "embed": "向量化"}  # a job's states and stages, as the page says them
+JOB_WORDS = {
+    "queued": "排队中",
+    "running": "进行中",
+    "done": "完成",
+    "failed": "失败",
+    "parse": "解析",
+    "embed": "向量化",
+}  # a job's states and stages, as the page says them
 UPLOAD_BODY = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["files"],
@@ -50,7 +56,8 @@ UPLOAD_BODY = {
 
 
 async def _incoming(request: Request, limits: UploadLimits) -> list[Incoming]:
-    """The files of the multipart field ``files``, each read up to one byte past the limit."""
+    """The files of the multipart field ``files``, each read up to one byte past the limit;
+    with the field ``doc_id``, the one document's sidecar names it (a new version)."""
     try:
         form = await request.form()
     except Exception as error:  # a malformed multipart body
@@ -66,10 +73,16 @@ async def _incoming(request: Request, limits: UploadLimits) -> list[Incoming]:
             data = await part.read(limits.file_bytes + 1)
             if part.filename or data:  # a browser sends an empty part when none is chosen
                 files.append(Incoming(part.filename or "", data, len(data) > limits.file_bytes))
+        doc_id = form.get("doc_id")
     finally:
         await form.close()
     if not files:
         raise Refused(422, "files: no file uploaded (send multipart/form-data field `files`)")
+    if isinstance(doc_id, str) and doc_id.strip():
+        try:
+            return with_doc_id(files, doc_id.strip())
+        except Refusal as refusal:
+            raise Refused(422, f"doc_id: {refusal.reason}") from None
     return files
 
 
@@ -86,7 +99,7 @@ def _start_ingest(
                       extra={"rejected": [r.to_dict() for r in vetted.rejected]})  # fmt: skip
     try:
         job = app_writes(request).ingest(kb, vetted.accepted, vetted.rejected, writer.name,
-                                         kb.folder / SOURCES)  # fmt: skip
+                                         kb.folder / UPLOADS)  # fmt: skip
     except WriterBusy as busy:
         raise Refused(409, str(busy), extra={"job": busy.job.id}) from None
     except OSError as error:
@@ -96,7 +109,7 @@ def _start_ingest(
 
 def _remove(request: Request, kb: KnowledgeBase, doc_id: str, writer: Writer) -> Job:
     try:
-        job = app_writes(request).remove(kb, doc_id, writer.name, kb.folder / SOURCES)
+        job = app_writes(request).remove(kb, doc_id, writer.name, kb.folder / UPLOADS)
     except WriterBusy as busy:
         raise Refused(409, str(busy), extra={"job": busy.job.id}) from None
     if job.state == "failed":  # a report without the document: it was not in the KB

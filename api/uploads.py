@@ -27,9 +27,9 @@ from ingest.models import Level
 from ingest.readers import SUFFIXES
 from ingest.readers.base import IngestError
 from ingest.readers.plain import decode
+from ingest.validity import SIDECAR_FIELDS as VALIDITY_FIELDS
 
 SIDECAR_SUFFIX = ".meta.json"
-SOURCES = "sources"  # the folder of the KB that holds uploaded files
 MAX_NAME_BYTES = 200  # in UTF-8: a file system takes 255 a name
 MAX_SIDECAR_BYTES = 64 * 1024
 MB = 1024 * 1024
@@ -153,6 +153,28 @@ def _is_sidecar(name: str) -> bool:
     return name.lower().endswith(SIDECAR_SUFFIX)
 
 
+def with_doc_id(files: list[Incoming], doc_id: str) -> list[Incoming]:
+    """The upload with its one document's sidecar (made if missing) naming ``doc_id``: how the
+    form uploads a new version of a document uploaded before. Refusal if it does not fit."""
+    documents = [f for f in files if not _is_sidecar(f.name)]
+    if len(documents) != 1:
+        raise Refusal(f"doc_id names one document, and this upload holds {len(documents)}")
+    name = Path(documents[0].name).stem + SIDECAR_SUFFIX
+    given = next((f for f in files if f.name == name), None)
+    meta: object = {}
+    if given is not None:
+        try:
+            meta = json.loads(given.data.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return files  # vetting refuses the sidecar, with its reason
+    if not isinstance(meta, dict):
+        return files
+    if meta.setdefault("doc_id", doc_id) != doc_id:
+        raise Refusal(f"doc_id {doc_id!r} differs from its sidecar's {meta['doc_id']!r}")
+    sidecar = Incoming(name, json.dumps(meta, ensure_ascii=False).encode())
+    return [f for f in files if f is not given] + [sidecar]
+
+
 # --- names and sizes ------------------------------------------------------------------------
 
 
@@ -196,7 +218,7 @@ def _check_sidecar(data: bytes) -> None:
         raise Refusal(f"invalid sidecar JSON: {error}") from error
     if not isinstance(meta, dict):
         raise Refusal("a sidecar must hold a JSON object")
-    unknown = set(meta) - SIDECAR_FIELDS - {"doc_id"}
+    unknown = set(meta) - SIDECAR_FIELDS - VALIDITY_FIELDS - {"doc_id"}
     if unknown:
         raise Refusal(f"unknown sidecar field(s) {sorted(unknown)}")
     for key, value in meta.items():
@@ -208,15 +230,19 @@ def _check_sidecar_field(key: str, value: object) -> None:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise Refusal("sidecar field issuers must be a list of names")
         return
+    if key == "expired":
+        if not isinstance(value, bool):
+            raise Refusal("sidecar field expired must be true or false")
+        return
     if not isinstance(value, str) or not value.strip() or len(value) > 500:
         raise Refusal(f"sidecar field {key} must be a non-empty text of at most 500 characters")
     if key == "level" and value not in {lv.value for lv in Level}:
         raise Refusal(f"sidecar level {value!r} is not one of {[lv.value for lv in Level]}")
-    if key == "date":
+    if key in ("date", "valid_from", "valid_to"):
         try:
             date.fromisoformat(value)
         except ValueError as error:
-            raise Refusal(f"sidecar date {value!r} is not a date such as 2023-12-15") from error
+            raise Refusal(f"sidecar {key} {value!r} is not a date such as 2023-12-15") from error
     if key == "doc_id" and not (value.isascii() and value.replace("-", "").isalnum()):
         raise Refusal(f"sidecar doc_id {value!r}: use letters, digits and -")
 

@@ -9,7 +9,11 @@ but 200), torn results (a hit whose clause does not resolve to the same text aft
 and how long after the ingest exits the server serves the new state.
 
     python bench/load.py [--kb DIR] [--seconds S] [--rounds R] [--clients 1,4,16,64]
-                         [--ingest N]
+                         [--ingest N] [--ratio N]
+
+``--ratio N`` measures only the scaling of /search: N clients against one, back to back on
+one server, ``--rounds`` times, and prints the median ratio (for a busy machine, where the
+full run's levels drift apart).
 
 The client runs on the same machine as the server: it takes part of the CPU too.
 """
@@ -67,10 +71,12 @@ class Run:
         return self.server_cpu * 1000 / max(len(self.latencies), 1)
 
     def row(self) -> str:
-        return (f"| {self.name} | {self.clients} | {len(self.latencies) + self.errors} |"
-                f" {self.throughput:.1f} | {self.percentile(50):.0f} | {self.percentile(95):.0f}"
-                f" | {self.percentile(99):.0f} | {self.errors} | {self.cpu_per_request:.0f} |"
-                f" {self.server_cpu / self.seconds:.2f} | {self.client_cpu / self.seconds:.2f} |")
+        return (
+            f"| {self.name} | {self.clients} | {len(self.latencies) + self.errors} |"
+            f" {self.throughput:.1f} | {self.percentile(50):.0f} | {self.percentile(95):.0f}"
+            f" | {self.percentile(99):.0f} | {self.errors} | {self.cpu_per_request:.0f} |"
+            f" {self.server_cpu / self.seconds:.2f} | {self.client_cpu / self.seconds:.2f} |"
+        )
 
 
 def queries() -> list[str]:
@@ -214,12 +220,22 @@ def build_kb(folder: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kb", type=Path, default=ROOT / ".kb" / "load",
-                        help="KB of corpus/ to start from (built if missing; copied per run)")
+    parser.add_argument(
+        "--kb",
+        type=Path,
+        default=ROOT / ".kb" / "load",
+        help="KB of corpus/ to start from (built if missing; copied per run)",
+    )
     parser.add_argument("--seconds", type=float, default=5, help="per load level and round")
     parser.add_argument("--rounds", type=int, default=3, help="passes over all levels")
     parser.add_argument("--clients", default="1,4,16,64")
     parser.add_argument("--ingest", type=int, default=5, help="lawrefbook files to ingest")
+    parser.add_argument(
+        "--ratio",
+        type=int,
+        default=0,
+        help="only /search at this many clients against one, back to back",
+    )
     args = parser.parse_args()
     build_kb(args.kb)
     levels = [int(c) for c in args.clients.split(",")]
@@ -228,7 +244,10 @@ def main() -> None:
         shutil.copytree(args.kb, kb)
         server, url = start_server(kb, Path(tmp) / "server.log")
         try:
-            report(url, kb, levels, args, server.pid)
+            if args.ratio:
+                ratio(url, args, server.pid)
+            else:
+                report(url, kb, levels, args, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -245,8 +264,10 @@ def report(url: str, kb: Path, levels: list[int], args, pid: int) -> None:
         for path in searches + pages:  # up per input shape, the first time it sees one
             http.get(path)
     hammer(url, Run("warm-up", 4), searches + pages, timed(3))
-    print("| endpoint | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors"
-          " | server CPU ms/request | server cores busy | client cores busy |")
+    print(
+        "| endpoint | clients | requests | req/s | p50 ms | p95 ms | p99 ms | errors"
+        " | server CPU ms/request | server cores busy | client cores busy |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     runs = {(name, c): Run(name, c) for name in ("/search", "/ (search page)") for c in levels}
     for _ in range(args.rounds):  # levels interleaved: a busy spell weighs on all of them
@@ -262,8 +283,9 @@ def report(url: str, kb: Path, levels: list[int], args, pid: int) -> None:
               f" {len(run.hits)} distinct hits; new state served {delay * 1000:.0f} ms after"
               f" the ingest exited; ingest: {summary}")  # fmt: skip
     for name in ("/search", "/ (search page)"):
-        one, best = runs.get((name, 1)), max(
-            (r for (n, _), r in runs.items() if n == name), key=lambda r: r.throughput
+        one, best = (
+            runs.get((name, 1)),
+            max((r for (n, _), r in runs.items() if n == name), key=lambda r: r.throughput),
         )
         if one and one.throughput:
             print(f"{name}: peak {best.throughput:.1f} req/s at {best.clients} clients ="
@@ -275,8 +297,28 @@ def report(url: str, kb: Path, levels: list[int], args, pid: int) -> None:
                   f" {cheapest.clients} clients ({one.cpu_per_request:.0f} ms at 1): the"
                   f" {os.cpu_count()} cores, were they free, would serve {capacity:.1f} req/s"
                   f" = {capacity / one.throughput:.2f}× one client")  # fmt: skip
-    print(f"load average after {os.getloadavg()[0]:.1f}; median latency overall"
-          f" {statistics.median(r.percentile(50) for r in runs.values()):.0f} ms")
+    print(
+        f"load average after {os.getloadavg()[0]:.1f}; median latency overall"
+        f" {statistics.median(r.percentile(50) for r in runs.values()):.0f} ms"
+    )
+
+
+def ratio(url: str, args, pid: int) -> None:
+    """/search at ``args.ratio`` clients against one client, back to back, ``args.rounds``
+    times: each round's ratio, then the medians."""
+    searches = [f"/search?q={q}" for q in queries()]
+    hammer(url, Run("warm-up", args.ratio), searches, timed(5))
+    pairs = []
+    for number in range(1, args.rounds + 1):
+        one = hammer(url, Run("/search", 1), searches, timed(args.seconds), pid)
+        many = hammer(url, Run("/search", args.ratio), searches, timed(args.seconds), pid)
+        pairs.append((one, many))
+        print(f"round {number}, load average {os.getloadavg()[0]:.1f}:"
+              f" {one.throughput:.1f} vs {many.throughput:.1f} req/s ="
+              f" {many.throughput / one.throughput:.2f}×; server CPU ms/request"
+              f" {one.cpu_per_request:.0f} vs {many.cpu_per_request:.0f}", flush=True)  # fmt: skip
+    median = statistics.median(m.throughput / o.throughput for o, m in pairs)
+    print(f"median of {len(pairs)}: {args.ratio} clients = {median:.2f}× one client")
 
 
 if __name__ == "__main__":

@@ -211,6 +211,16 @@ def _issuer_mark(paragraphs: list[tuple[int, str]], position: int) -> tuple[list
     return None
 
 
+def issuer_mark_in(lines: list[str]) -> list[str]:
+    """The names of the first 发文机关标志 among lines read apart from the text (OCR of a red
+    header drawn as graphics), else []."""
+    paragraphs = [(i, tidy(line)) for i, line in enumerate(lines)]
+    for position in range(len(paragraphs)):
+        if mark := _issuer_mark(paragraphs, position):
+            return mark[0]
+    return []
+
+
 def _opens_document(paragraphs: list[tuple[int, str]], position: int) -> bool:
     """A title or a 文号 follows: the names above were the 发文机关标志, set without 文件."""
     if position >= len(paragraphs):

@@ -25,6 +25,7 @@ from ingest.numbering import Label, heading_of, match_attachment, match_label
 from ingest.readers.base import TableBlock
 from ingest.tables import table_rows
 from ingest.text import normalize, tidy
+from ingest.units import CAPTION, CLOSING_TAG
 
 _KIND_OF_LABEL = {
     "part": "heading",
@@ -39,14 +40,8 @@ _SERIAL = ("；", ";")
 _ATTACHMENT_LIST = re.compile(r"附[件表]?\s*[：:]")
 _ATTACHMENTS = "attachment_list"  # the label kind of a paragraph listing the attachments
 _LISTED = ("arabic", "arabic_paren", "arabic_half", "cn_paren", "circled")
-_BARE_CAPTION = re.compile(r"[【（(\[][^】）)\]]{1,20}[】）)\]]。?")  # 第一条【总体目标】
 # Endings of a paragraph that is over: a sentence, an introducing colon, or a tag (…负责）
 _FINISHED = (*_CLOSED, "：", ":", "）", ")", "】", "”")
-# A task's closing tag, （责任单位：…） or （…牵头负责）: only a cue for where a task ends here;
-# ingest/units.py reads the tag itself.
-_TASK_TAG = re.compile(
-    r"[（(][^（）()]*(?:单位|部门|牵头|负责|配合|指导|协办|参与)[^（）()]*[）)][。；;]?$"
-)
 _CAPTION = 16  # a label's line this short, one sentence, is a caption over its text
 _WRAPPED_LINE = 25  # an unfinished line this long was cut by the page, not ended as a title
 
@@ -167,7 +162,7 @@ class _Builder:
 
 def _tagged(node: _Node) -> bool:
     """Whether a clause already closes with a task's tag on one of its lines."""
-    return any(_TASK_TAG.search(part) for part in node.parts)
+    return any(CLOSING_TAG.search(part) for part in node.parts)
 
 
 def _unfinished(node: _Node) -> bool:
@@ -176,7 +171,8 @@ def _unfinished(node: _Node) -> bool:
     line = node.parts[-1]
     if node.label and len(node.parts) == 1 and not node.children:
         caption = len(line) <= _CAPTION and line.endswith("。")  # （一）好规划。
-        return caption or not line.endswith(_FINISHED) or bool(_BARE_CAPTION.fullmatch(line))
+        bare = bool(CAPTION.fullmatch(line.removesuffix("。")))  # 第一条【总体目标】
+        return caption or not line.endswith(_FINISHED) or bare
     return len(line) >= _WRAPPED_LINE and not line.endswith(_FINISHED)
 
 
@@ -215,7 +211,7 @@ def _tag_ahead(entries: list[_Entry]) -> list[bool]:
         if isinstance(entry.item, TableBlock) or entry.label or entry.attachment:
             found = False
             continue
-        found = found or bool(_TASK_TAG.search(entry.text))
+        found = found or bool(CLOSING_TAG.search(entry.text))
         ahead[position] = found
     return ahead
 

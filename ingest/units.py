@@ -436,6 +436,13 @@ _VERB_GROUP = re.compile(
     r"(?P<verb>牵头负责|负责牵头|牵头|负责落实|负责|配合|参与|协助|协办|指导|督导)$"
 )
 _MARKER = re.compile(r"[（(](牵头|配合|协办|参与)[)）]$")
+# A caption in brackets, after a label (第一条【总体目标】) or opening a sentence: never a unit.
+CAPTION = re.compile(r"[【（(\[][^】）)\]]{1,20}[】）)\]]")
+# A text that closes with a task's tag, （责任单位：…） or （…牵头负责）: a cheap cue for the clause
+# tree, which needs to know where a task ends, not what its tag says (tagged_units reads that).
+CLOSING_TAG = re.compile(
+    r"[（(][^（）()]*(?:单位|部门|牵头|负责|配合|指导|协办|参与)[^（）()]*[）)][。；;]?$"
+)
 _FIRST_IS_LEAD = re.compile(
     r"(?:排在?|列|排名|位列)(?:在)?(?:第一位|首位|第一个|第一)(?:的|者)?(?:单位|部门)?(?:为|是)牵头"
     r"|第一个(?:单位)?为牵头单位"
@@ -877,7 +884,7 @@ _OWN_DUTIES = re.compile(
     r"|^[，,]?(?:应当?|要)?各司其职"
 )
 _LEADS = re.compile(r"牵头(?!学校|企业|单位|部门|院校|高校|机构|城市)")
-_CAPTION = re.compile(r"^\s*[（(【\[][^）)】\]]{1,12}[）)】\]]")
+_CAPTION = re.compile(rf"^\s*{CAPTION.pattern}")  # a sentence's caption is not its subject
 _FOLLOWS = re.compile(r"(?:配合|协助)$|办公室设在$")
 
 

@@ -104,8 +104,12 @@ def test_a_kb_without_tokens_refuses_every_write(corpus_kb, tmp_path):
 @pytest.mark.parametrize("method", ["post", "delete"])
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({"Authorization": "Basic dXNlcjpwYXNz"}, 401),
-     ({"Authorization": "Bearer"}, 401), ({"Authorization": "Bearer pkb_wrong"}, 403)],
+    [
+        ({}, 401),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401),
+        ({"Authorization": "Bearer"}, 401),
+        ({"Authorization": "Bearer pkb_wrong"}, 403),
+    ],
     ids=["none", "basic", "empty bearer", "wrong token"],
 )
 def test_api_writes_need_a_valid_bearer_token(site, method, headers, status):
@@ -239,8 +243,10 @@ def test_security_headers_and_no_cors_by_default(site, path):
 def test_docs_csp_cors_when_configured_and_body_limit_without_length(site):
     docs = site.client.get("/docs")
     assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
-    preflight = site.client.options("/documents", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    preflight = site.client.options(
+        "/documents",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert "access-control-allow-origin" not in preflight.headers
     settings = Settings(home=site.kb.folder, cors_origins=["https://intranet.example"],
                         max_request_mb=1)  # fmt: skip

@@ -11,6 +11,7 @@ import pdfplumber
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from ingest.layout import issuer_mark_in
 from ingest.pipeline import parse_file
 from ingest.readers import pdf as pdf_reader
 from ingest.readers.base import IngestError, TextBlock
@@ -159,6 +160,34 @@ def test_text_pdfs_take_the_fast_path(name: str, monkeypatch):
     monkeypatch.setattr(pdf_reader, "engine", _never)
     raw = pdf_reader.PdfReader().read(shared(f"realdocs/files/{name}"))
     assert "ocr" not in raw.hints
+
+
+def test_red_header_drawn_as_graphics_is_read_from_the_header_band():
+    """A text PDF whose text names no issuer: OCR of page 1's top band reads its 发文机关标志
+    (two issuers stacked beside one 文件)."""
+    name = "shanghai_xiangou_2024.pdf"
+    parsed = parse_file(shared(f"realdocs/files/{name}"))
+    assert sorted(parsed.document.issuers) == sorted(_gold(name)["issuers"])
+    assert parsed.document.extraction == "text"
+
+
+def test_header_band_is_not_read_when_the_text_names_its_issuers(monkeypatch):
+    monkeypatch.setattr(pdf_reader, "engine", _never)
+    assert parse_file(shared("realdocs/files/beijing_diming_2023.pdf")).document.issuers
+
+
+@pytest.mark.parametrize(
+    ("lines", "names"),
+    [
+        (["上海市住房和城乡建设管理委员会文件", "上海市房屋管理局", "沪建房管联〔2024〕58号"],
+         ["上海市住房和城乡建设管理委员会", "上海市房屋管理局"]),
+        (["000123", "重 庆 市 公 安 局 文 件", "渝公发〔2023〕1号"], ["重庆市公安局"]),
+        (["某某市人民政府办公室", "某府办发〔2024〕3号"], ["某某市人民政府办公室"]),
+        (["北京市人民政府公报", "2024年第3期"], []),
+    ],
+)  # fmt: skip
+def test_issuer_mark_in_ocr_lines(lines: list[str], names: list[str]):
+    assert issuer_mark_in(lines) == names
 
 
 def test_realdocs_scan_without_text_layer():

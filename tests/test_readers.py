@@ -82,6 +82,33 @@ def test_gb18030_text_is_detected(tmp_path: Path):
     assert len([c for c in parsed.clauses if c.kind == "item"]) == 13
 
 
+JAPANESE = (
+    "東京都住宅政策に関する条例\n\n第一条　この条例は、都民の住生活の安定と向上を図ることを目的と"
+    "する。\n第二条　都は、住宅政策を総合的かつ計画的に推進するものとする。\n"
+)
+
+
+@pytest.mark.parametrize("encoding", ["shift_jis", "euc_jp"])
+def test_japanese_text_is_refused_not_read_as_gb18030(tmp_path: Path, encoding: str):
+    path = tmp_path / "jp.txt"
+    data = JAPANESE.encode(encoding)
+    data.decode("gb18030")  # GB18030 takes these bytes: only the reader's check refuses them
+    path.write_bytes(data)
+    with pytest.raises(IngestError) as error:
+        parse_file(path)
+    message = str(error.value)
+    assert message.startswith(str(path)) and "cannot decode as Chinese text" in message
+    assert "Japanese" in message and "\n" not in message
+
+
+def test_short_gb18030_chinese_text_is_still_read(tmp_path: Path):
+    path = tmp_path / "short.txt"
+    path.write_bytes(
+        "关于推进产教融合的实施意见\n\n一、总体要求\n\n坚持统筹推进。\n".encode("gb18030")
+    )
+    assert parse_file(path).document.title == "关于推进产教融合的实施意见"
+
+
 def test_lawrefbook_markdown():
     path = shared(
         "corpora/lawrefbook/DLC/广东地方法规/地方性法规/广东/广东省实施《消防法》办法(2022-03-29).md"

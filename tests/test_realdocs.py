@@ -12,8 +12,10 @@ import pytest
 from ingest.realdocs import FIELDS, DocResult, evaluate, field_accuracy, same_field, tag_scores
 from tests.conftest import shared
 
-# Share of the 70 documents with each field right.
-FIELD_FLOOR = 0.95
+# Share of the 70 documents with each field right (measured: 1.00 for every field).
+FIELD_FLOOR = 0.97
+# Within each format, the share of its documents with each field right: the goal.
+FORMAT_FIELD_FLOOR = 0.95
 # Per format, the share of documents with every field of theirs right, on average.
 FORMAT_FLOOR = {
     "html": 0.97,
@@ -21,7 +23,7 @@ FORMAT_FLOOR = {
     "docx": 0.97,
     "doc": 0.95,
     "md": 0.97,
-    "pdf-text": 0.95,
+    "pdf-text": 0.97,  # issuers 0.92 -> 1.00: a red header drawn as graphics is read by OCR
     "pdf-scanned": 0.95,
     "txt": 0.97,
 }
@@ -45,6 +47,17 @@ def test_each_format_reads_right(results):
     for name, floor in FORMAT_FLOOR.items():
         mean = sum(by_format[name][f] for f in FIELDS) / len(FIELDS)
         assert mean >= floor, f"{name}: {mean:.3f} < {floor}"
+
+
+def test_every_field_is_right_in_every_format(results):
+    by_format = field_accuracy(results, "format")
+    low = {
+        (name, f): round(fields[f], 3)
+        for name, fields in by_format.items()
+        for f in FIELDS
+        if fields[f] < FORMAT_FIELD_FLOOR
+    }
+    assert not low, f"fields under {FORMAT_FIELD_FLOOR} in a format: {low}"
 
 
 def test_unit_and_target_tags_on_the_gold_samples(results):

@@ -288,3 +288,40 @@ def test_a_second_write_while_one_runs_is_told_409_with_its_job(writable):
     assert job["state"] == "done" and job["report"]["clauses"] >= 150
     client.delete(f"/documents/{job['report']['added'][0]}", headers=auth)
     assert kb_state(writable.kb, generation=False) == before
+
+
+def test_a_new_version_naming_its_doc_id_replaces_an_upload_but_no_other_document(writable):
+    """Re-uploading an edited document under its doc_id (sidecar or form field) updates it;
+    the same claim on a document ingested from another source stays refused."""
+    client, auth = writable.client, writable.auth
+    before = kb_state(writable.kb, generation=False)
+    others = [d for d in writable.kb.documents() if "/sources/" not in d.source]
+    meta = json.dumps({"doc_id": "yanglao-cuoshi"}).encode()
+    first = client.post(
+        "/documents",
+        files=[("files", ("养老.txt", GOOD_TEXT.encode())), ("files", ("养老.meta.json", meta))],
+        headers=auth,
+    )
+    assert wait_for(client, first.json()["job"], auth)["report"]["added"] == ["yanglao-cuoshi"]
+    edited = GOOD_TEXT + "四、发展家庭养老床位，为失能老年人提供上门照护服务。\n"
+    for upload in ({"files": [("files", ("养老.txt", edited.encode())),
+                              ("files", ("养老.meta.json", meta))]},
+                   {"files": [("files", ("养老v3.txt", (edited + "五、附则。\n").encode()))],
+                    "data": {"doc_id": "yanglao-cuoshi"}}):  # fmt: skip
+        job = wait_for(client, client.post("/documents", headers=auth, **upload).json()["job"],
+                       auth)  # fmt: skip
+        assert job["state"] == "done" and job["report"]["updated"] == ["yanglao-cuoshi"], job
+    found = client.get("/search", params={"q": "家庭养老床位上门照护", "top_k": 1}).json()
+    assert found["results"][0]["doc_id"] == "yanglao-cuoshi"
+    assert len(list((writable.kb.folder / "sources").iterdir())) == 1  # old copies pruned
+
+    claim = json.dumps({"doc_id": others[0].doc_id}).encode()
+    refused = client.post(
+        "/documents",
+        files=[("files", ("冒名.txt", edited.encode())), ("files", ("冒名.meta.json", claim))],
+        headers=auth,
+    )
+    job = wait_for(client, refused.json()["job"], auth)
+    assert job["state"] == "failed" and "already belongs to" in job["report"]["failed"][0]["reason"]
+    assert client.delete("/documents/yanglao-cuoshi", headers=auth).status_code == 200
+    assert kb_state(writable.kb, generation=False) == before

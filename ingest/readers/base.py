@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class RawDocument:
     blocks: list[Block]
     hints: dict[str, object] = field(default_factory=dict)
     raw_bytes: bytes = b""
+    # The first page's header band read by OCR, on demand: a 发文机关标志 drawn as graphics is
+    # in no text layer (text PDFs; None where the format has no such band).
+    header_lines: Callable[[], list[str]] | None = None
 
 
 class Reader:

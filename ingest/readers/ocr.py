@@ -94,15 +94,16 @@ class PageOcr:
             }
         )
 
-    def read(self, image: Image.Image) -> list[str]:
-        """The text lines of a page image, in reading order, after turning the page upright."""
+    def read(self, image: Image.Image, rejoin_rows: bool = True) -> list[str]:
+        """The text lines of a page image, in reading order, after turning the page upright;
+        each row a line of its own unless ``rejoin_rows`` (stacked names in a 版头 stay apart)."""
         image = image.convert("RGB")
         boxes = self.boxes(image)
         angle = self.upright_angle(image, boxes)
         if angle:
             image = image.rotate(angle, expand=True)
             boxes = self.boxes(image)
-        return lines_of(self.reread_headlines(image, boxes))
+        return lines_of(self.reread_headlines(image, boxes), rejoin_rows)
 
     def boxes(self, image: Image.Image) -> list[Box]:
         """Detected and recognised text boxes of an image as it stands."""
@@ -200,15 +201,17 @@ class Row:
     columnar: bool  # boxes far apart: table cells or a spaced-out signature, not prose
 
 
-def lines_of(boxes: list[Box]) -> list[str]:
-    """The page's lines top to bottom, lines wrapped at the right margin rejoined."""
+def lines_of(boxes: list[Box], rejoin_rows: bool = True) -> list[str]:
+    """The page's lines top to bottom, lines wrapped at the right margin rejoined (unless
+    ``rejoin_rows`` is False: then one line a row)."""
     rows: list[list[Box]] = []
     for box in sorted(boxes, key=lambda b: (b.y0 + b.y1) / 2):
         if rows and _same_row(rows[-1][0], box):
             rows[-1].append(box)
         else:
             rows.append([box])
-    return rejoin([_row(sorted(row, key=lambda b: b.x0)) for row in rows])
+    joined = [_row(sorted(row, key=lambda b: b.x0)) for row in rows]
+    return rejoin(joined) if rejoin_rows else [row.text for row in joined]
 
 
 def _same_row(first: Box, box: Box) -> bool:

@@ -5,11 +5,14 @@ a scan with no text layer, text that extracts as (cid:NNN) glyph codes or as gly
 garbage (fonts with private encodings: '!"#$%&'), and a scan whose own OCR layer is wrong
 (punctuation split onto lines of its own). Normal text pages never pay for OCR. A document
 whose pages OCR cannot read either, or that needs OCR without the engine, is refused:
-indexing it would put garbage in the knowledge base.
+indexing it would put garbage in the knowledge base. A red header (发文机关标志) drawn as
+graphics is in no text layer: the top band of page 1 is read by OCR on demand, only when the
+text names no issuer (``RawDocument.header_lines``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
@@ -50,6 +53,9 @@ _MIN_LAYER_CJK = 0.5  # a scan's layer, and OCR output, below this share of Chin
 _MIN_SCAN_COVER = 0.5  # share of the page under images that makes it a scan
 _OCR_DPI = 200
 _OCR_MAX_PAGES = 30  # POLICYKB_OCR_MAX_PAGES: about 5 s a page on 2 cores
+# The 版头 (发文机关标志, 文号, red line) sits in the top third of page 1 (GB/T 9704: the mark
+# from 35 mm, the red line under the 文号); a little more allows for a 上行文's taller header.
+_HEADER_BAND = 0.4
 
 NO_TEXT = "no text layer (a scanned image)"
 CID_CODES = "text extracts as (cid:NNN) glyph codes: the PDF's fonts have no Unicode map"
@@ -83,7 +89,8 @@ class PdfReader(Reader):
         _refuse_garbage(path, pages, ocr="ocr" in hints)
         _drop_running_lines(pages)
         blocks = [block for page in pages for block in page]
-        return RawDocument(path, blocks, hints=hints, raw_bytes=data)
+        header = None if 1 in problems else functools.partial(header_band_lines, path)
+        return RawDocument(path, blocks, hints=hints, raw_bytes=data, header_lines=header)
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -215,6 +222,25 @@ def _rendered(path: Path, numbers):
             yield number, page.render(scale=scale).to_pil()
     finally:
         document.close()
+
+
+def header_band_lines(path: Path) -> list[str]:
+    """The text lines OCR reads in the top band of page 1 ([] without the engine): where a red
+    发文机关标志 drawn as graphics can be read, at the cost of OCR of a part of one page."""
+    try:
+        ocr = engine()
+    except OcrUnavailable:
+        return []
+    document = pypdfium2.PdfDocument(path)
+    try:
+        page = document[0]
+        width, height = page.get_size()
+        scale = min(_OCR_DPI / 72, MAX_SIDE / max(width, height))
+        band = (0, height * (1 - _HEADER_BAND), 0, 0)  # cut off: left, bottom, right, top
+        image = page.render(scale=scale, crop=band).to_pil()
+    finally:
+        document.close()
+    return [line for line in ocr.read(image, rejoin_rows=False) if line.strip()]
 
 
 def _recovered(text: str, problem: str) -> bool:
