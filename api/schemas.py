@@ -49,6 +49,9 @@ class SearchResult(ClauseCitation):
     score: float
     highlight: HighlightOut
     matched_by: dict[str, int] = Field(description="retriever → rank (dense, bm25, phrase)")
+    validity: dict | None = Field(
+        default=None, description="the document's status on in_force_on (else today), with reasons"
+    )
 
 
 class SearchResponse(BaseModel):

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from datetime import date
 
+from ingest.dates import checked_date
 from ingest.models import Level
 from ingest.text import normalize, normalize_brackets
 
+# Validity on a day (index.versions.STATUS_NAMES); "current" (the default) keeps each document's
+# newest version, whatever its status; "all" every version.
+STATUSES = ("in_force", "amended", "repealed", "not_yet", "draft", "expired")
+VERSION_CHOICES = (*STATUSES, "current", "all")
 MAX_FILTER_CHARS = 200  # a region, document or unit name: titles are far shorter
 YEARS = (1000, 9999)  # what a year filter may be: four digits
 
@@ -38,6 +44,8 @@ class Filters:
     unit: str | None = None  # canonical name or alias, e.g. 市发改委
     year_from: int | None = None
     year_to: int | None = None
+    status: str | None = None  # one of VERSION_CHOICES; None = current versions only
+    in_force_on: str | None = None  # ISO date: what was in force then (the day status is read)
 
     def __post_init__(self):
         for name in ("region", "doc", "unit"):
@@ -49,10 +57,36 @@ class Filters:
             check_year(name, getattr(self, name))
         if self.year_from and self.year_to and self.year_from > self.year_to:
             raise FilterError(f"year: {self.year_from} is after {self.year_to}")
+        if self.status is not None and self.status not in VERSION_CHOICES:
+            shown = self.status[:MAX_FILTER_CHARS]
+            raise FilterError(f"status: {shown!r} is not one of {', '.join(VERSION_CHOICES)}")
+        if self.in_force_on is not None:
+            try:
+                object.__setattr__(self, "in_force_on", checked_date(self.in_force_on[:40]))
+            except ValueError as error:
+                raise FilterError(f"in_force_on: {error}") from None
 
     @property
     def empty(self) -> bool:
-        return all(getattr(self, f.name) in (None, "") for f in fields(self))
+        """No restriction but the default one: each document's current version."""
+        return all(
+            getattr(self, f.name) in (None, "", "current") if f.name == "status"
+            else getattr(self, f.name) in (None, "")
+            for f in fields(self)
+        )  # fmt: skip
+
+    def _versions(self) -> tuple[str | None, list]:
+        """The condition on versions and validity: current versions by default, every version
+        (all), or those with a status on a day (in_force_on, else today)."""
+        if self.status == "all" and not self.in_force_on:
+            return None, []
+        if self.status in (None, "current") and not self.in_force_on:
+            return ("NOT EXISTS (SELECT 1 FROM doc_status s WHERE s.doc_id = d.doc_id"
+                    " AND s.superseded_by IS NOT NULL)"), []  # fmt: skip
+        wanted = self.status if self.status in STATUSES else "in_force"
+        case, params = status_sql(self.in_force_on or date.today().isoformat())
+        condition = f"EXISTS (SELECT 1 FROM doc_status s WHERE s.doc_id = d.doc_id AND {case} = ?)"
+        return condition, [*params, wanted]
 
     def sql(self, unit_names: list[str]) -> tuple[str, list]:
         """A WHERE condition and its parameters; ``unit_names`` are the unit's resolved names."""
@@ -82,4 +116,21 @@ class Filters:
         if self.year_to:
             conditions.append("d.year <= ?")
             params.append(self.year_to)
+        versions, version_params = self._versions()
+        if versions:
+            conditions.append(versions)
+            params += version_params
         return " AND ".join(conditions) or "1", params
+
+
+def status_sql(day: str) -> tuple[str, list]:
+    """A document's status on ``day`` as SQL over ``doc_status s``: index.versions.status_on."""
+    return (
+        "(CASE WHEN s.draft THEN 'draft'"
+        " WHEN s.valid_from IS NOT NULL AND ? < s.valid_from THEN 'not_yet'"
+        " WHEN s.ended_by IS NOT NULL AND (s.valid_to IS NULL OR ? > s.valid_to) THEN"
+        " (CASE s.ended_by WHEN 'version' THEN 'amended' WHEN 'repeal' THEN 'repealed'"
+        " ELSE 'expired' END)"
+        " ELSE 'in_force' END)",
+        [day, day],
+    )

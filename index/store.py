@@ -72,6 +72,17 @@ CREATE TABLE IF NOT EXISTS doc_vectors (
     doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
     vector BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS doc_validity (
+    doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
+    evidence TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS doc_status (
+    doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
+    group_id TEXT NOT NULL, version INTEGER NOT NULL, superseded_by TEXT,
+    draft INTEGER NOT NULL, valid_from TEXT, valid_to TEXT, ended_by TEXT,
+    from_reason TEXT, to_reason TEXT, reason_doc TEXT
+);
+CREATE INDEX IF NOT EXISTS doc_status_group ON doc_status (group_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS clauses_bm25 USING fts5 (words, tokenize = 'unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS clauses_phrase USING fts5 (key, tokenize = 'trigram');
 """
@@ -165,6 +176,9 @@ class Store:
                 doc.status, doc.source, doc.content_hash, doc.extraction,
             ),
         )  # fmt: skip
+        self.db.execute(
+            "INSERT INTO doc_validity VALUES (?, ?)", (doc.doc_id, _json(asdict(doc.validity)))
+        )
         for clause, spans in zip(parsed.clauses, clause_windows, strict=True):
             row = self.db.execute(
                 "INSERT INTO clauses (clause_id, doc_id, label, path, text, position, depth,"
@@ -439,6 +453,54 @@ class Store:
         return self.db.execute(
             "SELECT * FROM clause_links WHERE doc_id = ? ORDER BY rowid", (doc_id,)
         ).fetchall()
+
+    # --- validity and versions (index.versions) -------------------------------------------------
+
+    def validity_evidence(self) -> dict[str, dict]:
+        """doc_id → what its sidecar, catalogue or text said of its validity (ingest.validity)."""
+        rows = self.db.execute("SELECT doc_id, evidence FROM doc_validity")
+        return {d: json.loads(e) for d, e in rows}
+
+    def replace_statuses(self, rows: list[tuple]) -> None:
+        """rows: (doc_id, group_id, version, superseded_by, draft, valid_from, valid_to,
+        ended_by, from_reason, to_reason, reason_doc) for every document."""
+        self.db.execute("DELETE FROM doc_status")
+        self.db.executemany("INSERT INTO doc_status VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def statuses(self, doc_ids: list[str] | None = None) -> dict[str, sqlite3.Row]:
+        """doc_id → its doc_status row (all documents, or those given)."""
+        if doc_ids is None:
+            return {r["doc_id"]: r for r in self.db.execute("SELECT * FROM doc_status")}
+        found: dict[str, sqlite3.Row] = {}
+        for start in range(0, len(doc_ids), 500):
+            chunk = doc_ids[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT * FROM doc_status WHERE doc_id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found.update((r["doc_id"], r) for r in rows)
+        return found
+
+    def group_members(self, group_id: str) -> list[sqlite3.Row]:
+        """The versions of one group, oldest first, with their documents' metadata."""
+        return self.db.execute(
+            f"SELECT s.*, {', '.join('d.' + c.strip() for c in DOCUMENT_COLUMNS.split(','))}"
+            " FROM doc_status s JOIN documents d USING (doc_id) WHERE s.group_id = ?"
+            " ORDER BY s.version",
+            (group_id,),
+        ).fetchall()
+
+    def superseded_windows(self, window_ids: list[int]) -> set[int]:
+        """Those of these windows whose document a newer version or a repeal superseded."""
+        if not window_ids:
+            return set()
+        marks = ",".join("?" * len(window_ids))
+        rows = self.db.execute(
+            "SELECT w.id FROM windows w JOIN clauses c ON c.id = w.clause"
+            " JOIN doc_status s ON s.doc_id = c.doc_id"
+            f" WHERE w.id IN ({marks}) AND s.superseded_by IS NOT NULL",
+            window_ids,
+        )
+        return {r[0] for r in rows}
 
     # --- units and targets ---------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from ingest.layout import (
     Layout,
     doc_number_in,
     is_draft,
+    issuer_mark_in,
     read_layout,
     without_draft_mark,
 )
@@ -27,9 +28,11 @@ from ingest.models import Document, Level
 from ingest.readers.base import IngestError, RawDocument
 from ingest.regions import PROVINCE_ABBREVIATIONS, Region, find_places, lookup, resolve
 from ingest.text import normalize_brackets, tidy
+from ingest.validity import SIDECAR_FIELDS as VALIDITY_FIELDS
+from ingest.validity import read_validity
 
 _CONGRESS = re.compile(
-    r"((?:第[一二三四五六七八九十]+届)?(?:[\u4e00-\u9fff]{2,12}?)?(?:全国)?人民代表大会常务委员会)"
+    r"((?:第[一二三四五六七八九十]+届)?(?:[\u4e00-\u9fff]{2,12}?)?(?:全国)?人民代表大会(?:常务委员会)?)"
 )
 _ORDER_EVENT = re.compile(r"(?P<issuers>[^\s\d]{2,60}?)令(?P<number>第\d+号)")
 _EVENT_START = re.compile(r"(?=(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)")
@@ -54,7 +57,7 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
     sidecar = _read_sidecar(raw.path)
     title = _title(hints, table, layout) or raw.path.stem
     as_written = layout.title_as_written if title == layout.title else title
-    issuers = _issuers(hints, table, layout, as_written or title)
+    issuers = _issuers(hints, table, layout, as_written or title) or _drawn_issuers(raw)
     doc_number = table.get("doc_number") or layout.doc_number or _event_number(hints)
     body = [
         it.text
@@ -77,15 +80,20 @@ def infer(raw: RawDocument, items: list[Item]) -> tuple[Document, set[int]]:
         extraction="ocr" if hints.get("ocr") else "text",
     )
     _apply_sidecar(document, sidecar, raw.path)
-    document.doc_id = sidecar_doc_id(sidecar, raw.path) or document_id(document)
+    document.validity = read_validity(
+        document.title, body, document.date, hints, sidecar, sidecar_path(raw.path)
+    )
+    part = "".join(hints.get("subtitles") or [])  # one file per 编 of a code: 民法典/合同编.md
+    document.doc_id = sidecar_doc_id(sidecar, raw.path) or document_id(document, part)
     return document, layout.consumed
 
 
-def document_id(document: Document) -> str:
+def document_id(document: Document, part: str = "") -> str:
     """Stable across re-ingestion: from the 文号, else title (without a draft mark), region and
-    date (not file content)."""
+    date (not file content); ``part`` tells apart the files of one code published part by part."""
     title = without_draft_mark(document.title)
     key = document.doc_number or f"{title}|{document.region or ''}|{document.date or ''}"
+    key += f"|{part}" if part else ""
     return hashlib.sha1(normalize_brackets(key).encode()).hexdigest()[:12]
 
 
@@ -139,10 +147,18 @@ def _issuers(hints: dict, table: dict, layout: Layout, title: str) -> list[str]:
     return [_full_name(n, table.get("source")) for n in _issuers_in_title(title)]
 
 
+def _drawn_issuers(raw: RawDocument) -> list[str]:
+    """The 发文机关标志 OCR reads in the header band, for a document whose text names no
+    issuer (a red header drawn as graphics): only then, as it costs OCR of part of a page."""
+    return issuer_mark_in(raw.header_lines()) if raw.header_lines else []
+
+
 def _same_bodies(catalogued: list[str] | None, written: list[str]) -> bool:
     """Whether a page's metadata names the issuers the text writes, in its own (short) form."""
-    return bool(catalogued and written) and len(catalogued) == len(written) and all(
-        short in long for short, long in zip(catalogued, written, strict=True)
+    return (
+        bool(catalogued and written)
+        and len(catalogued) == len(written)
+        and all(short in long for short, long in zip(catalogued, written, strict=True))
     )
 
 
@@ -191,8 +207,12 @@ def _event_date(hints: dict) -> str | None:
 
 
 def _event_number(hints: dict) -> str | None:
-    """中华人民共和国国务院令第639号公布: the order number of a single issuer."""
-    for _, event in sorted(_version_events(hints), reverse=True):
+    """中华人民共和国国务院令第639号公布: the order number of a single issuer, when the
+    version's own (latest) adoption carries it. A revision by a 决定 has no number of its own:
+    the first version's would make every version one document (one 文号, one doc_id)."""
+    adopted = [(d, e) for d, e in _version_events(hints) if "施行" not in e]
+    latest = max((d for d, _ in adopted), default=None)
+    for _, event in sorted(e for e in adopted if e[0] == latest):
         order = _ORDER_EVENT.search(event)
         if order and not re.search(r"[、，,]", order["issuers"]):
             return f"{order['issuers']}令{order['number']}"
@@ -317,7 +337,7 @@ MAX_SIDECAR_TEXT = 500  # characters of one text field: a title is far shorter
 
 def _apply_sidecar(document: Document, sidecar: dict, path: Path) -> None:
     """Put the sidecar's fields on the document; a field of the wrong kind is an IngestError."""
-    unknown = set(sidecar) - SIDECAR_FIELDS - {"doc_id"}
+    unknown = set(sidecar) - SIDECAR_FIELDS - VALIDITY_FIELDS - {"doc_id"}
     if unknown:
         raise IngestError(sidecar_path(path), f"unknown field(s) {sorted(unknown)}")
     for key in sorted(SIDECAR_FIELDS & set(sidecar)):
@@ -329,6 +349,15 @@ def _apply_sidecar(document: Document, sidecar: dict, path: Path) -> None:
     if sidecar:  # a changed sidecar is a changed document: re-ingest must see it
         extra = json.dumps(sidecar, sort_keys=True, ensure_ascii=False).encode()
         document.content_hash = hashlib.sha256(document.content_hash.encode() + extra).hexdigest()
+
+
+def declared_doc_id(path: Path) -> str | None:
+    """The doc_id the file's sidecar names, if it names a valid one: the file claims to be a
+    version of that document."""
+    try:
+        return sidecar_doc_id(_read_sidecar(path), path)
+    except IngestError:
+        return None
 
 
 def sidecar_doc_id(sidecar: dict, path: Path) -> str | None:

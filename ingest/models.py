@@ -76,6 +76,29 @@ class Clause:
     citations: list[Citation] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Repeal:
+    """A document this one says it repeals (《X》同时废止), with the sentence that says so."""
+
+    title: str
+    sentence: str
+    dates: tuple[str, ...] = ()  # dates written before the title: which version it was
+
+
+@dataclass
+class Validity:
+    """What a document's sidecar, catalogue or own text says of when it is in force; each
+    date keeps the reason (``source: sentence``). The KB resolves statuses from this."""
+
+    valid_from: str | None = None  # ISO; first day in force (施行)
+    valid_to: str | None = None  # ISO; last day in force (有效期, 2023—2025年)
+    from_reason: str | None = None
+    to_reason: str | None = None
+    expired: bool = False  # a sidecar or catalogue says it is no longer in force
+    expired_reason: str | None = None
+    repeals: list[Repeal] = field(default_factory=list)
+
+
 @dataclass
 class Document:
     """Metadata of one policy document."""
@@ -91,6 +114,7 @@ class Document:
     source: str
     content_hash: str
     extraction: str = "text"  # "ocr" when some of the text was read off page images
+    validity: Validity = field(default_factory=Validity)  # see ingest.validity
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ingest.readers.base import Block, RawDocument, Reader, TableBlock, TextBlock, read_bytes
 from ingest.readers.plain import decode
+from ingest.validity import lawrefbook_record
 
 _FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -37,6 +38,9 @@ class MarkdownReader(Reader):
             version = _VERSION_IN_NAME.search(path.stem)
             if version:
                 hints["version"] = version["date"] or version["year"]
+            record = lawrefbook_record(path, hints.get("version"))
+            if record:  # the catalogue beside the files: 施行 date, expired
+                hints["catalogue"] = record
         lines = _COMMENT.sub("", text).split("\n")
         title_lines, body = _split_title(lines) if "title" not in hints else ([], lines)
         if title_lines:  # a collector's heading, not always the document's own title
