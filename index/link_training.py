@@ -8,16 +8,17 @@ labelled local clauses of tests/eval/links.jsonl:
 - precision and recall of "none" (no source above the threshold).
 
 ``--fit`` refits the weights (logistic regression over the candidates' evidence, positives
-being labelled sources) and the threshold (the one that gets most clauses right), writes
-index/data/link_model.json, and also prints the cross-document check: fitted on one local
-document, measured on the other.
+being labelled sources) and the threshold (the one that gets most clauses right) on these 23
+clauses alone, writes index/data/link_model.json, and also prints the cross-document check:
+fitted on one local document, measured on the other. The shipped model is fitted on the 204
+lawref articles instead (``python -m evals.lawref_links --fit``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ import numpy as np
 from index.kb import KnowledgeBase
 from index.links import FEATURES, Candidate, Linker, link_score
 from ingest.evaluation import find_by_start
+
+MODEL_PATH = Path(__file__).parent / "data" / "link_model.json"
 
 
 @dataclass
@@ -71,27 +74,51 @@ def build_examples(kb: KnowledgeBase, labels: list[dict]) -> list[Example]:
     return examples
 
 
-def evaluate(examples: list[Example], model: dict) -> dict[str, float]:
-    """Top-1 precision/recall of the source and precision/recall of "none"."""
-    given = right = sourced = none_said = none_right = none_labelled = 0
+@dataclass
+class Tally:
+    """Counts behind the link figures, so that folds can be pooled before dividing."""
+
+    given: int = 0  # clauses given a source
+    right: int = 0  # ... whose first source is labelled
+    sourced: int = 0  # clauses with a labelled source
+    none_said: int = 0  # clauses given no source
+    none_right: int = 0  # ... that have none labelled
+    none_labelled: int = 0  # clauses labelled none
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def metrics(self) -> dict[str, float]:
+        """Top-1 precision/recall of the source and precision/recall of "none"."""
+        return {
+            "top1_precision": self.right / self.given if self.given else 0.0,
+            "top1_recall": self.right / self.sourced if self.sourced else 0.0,
+            "none_precision": self.none_right / self.none_said if self.none_said else 0.0,
+            "none_recall": self.none_right / self.none_labelled if self.none_labelled else 0.0,
+        }
+
+
+def tally(examples: list[Example], model: dict) -> Tally:
+    """Each clause's best candidate under ``model``: a source when it clears the threshold."""
+    t = Tally()
     for ex in examples:
         scores = [link_score(c.features, model) for c in ex.candidates]
         scored = sorted(zip(scores, ex.positive, strict=True), key=lambda s: -s[0])
         says_none = not scored or scored[0][0] < model["threshold"]
-        sourced += ex.labelled_sources > 0
-        none_labelled += ex.labelled_sources == 0
+        t.sourced += ex.labelled_sources > 0
+        t.none_labelled += ex.labelled_sources == 0
         if says_none:
-            none_said += 1
-            none_right += ex.labelled_sources == 0
+            t.none_said += 1
+            t.none_right += ex.labelled_sources == 0
         else:
-            given += 1
-            right += scored[0][1]
-    return {
-        "top1_precision": right / given if given else 0.0,
-        "top1_recall": right / sourced if sourced else 0.0,
-        "none_precision": none_right / none_said if none_said else 0.0,
-        "none_recall": none_right / none_labelled if none_labelled else 0.0,
-    }
+            t.given += 1
+            t.right += scored[0][1]
+    return t
+
+
+def evaluate(examples: list[Example], model: dict) -> dict[str, float]:
+    """Top-1 precision/recall of the source and precision/recall of "none"."""
+    return tally(examples, model).metrics()
 
 
 def fit(examples: list[Example], steps: int = 3000, l2: float = 0.01) -> dict:
@@ -119,6 +146,13 @@ def _correct(examples: list[Example], model: dict) -> float:
     return m["top1_recall"] + m["top1_precision"] + m["none_precision"] + m["none_recall"]
 
 
+def save_model(model: dict, written_by: str) -> dict:
+    """Write the model the KB links with (index/data/link_model.json), saying what wrote it."""
+    model = {"_comment": f"written by {written_by}", **model}
+    MODEL_PATH.write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return model
+
+
 def format_metrics(name: str, metrics: dict[str, float], count: int) -> str:
     keys = ("top1_precision", "top1_recall", "none_precision", "none_recall")
     cells = " | ".join(f"{metrics[k]:.3f}" for k in keys)
@@ -135,13 +169,11 @@ def main(argv: list[str] | None = None) -> None:
               if x.strip()]  # fmt: skip
     kb = KnowledgeBase(args.kb)
     examples = build_examples(kb, labels)
-    path = Path(__file__).parent / "data" / "link_model.json"
-    model = json.loads(path.read_text("utf-8"))
+    model = json.loads(MODEL_PATH.read_text("utf-8"))
     print("| labelled local clauses | top-1 P | top-1 R | none P | none R |")
     print("|---|---|---|---|---|")
     if args.fit:
-        model = {"_comment": "written by python -m index.link_training --fit", **fit(examples)}
-        path.write_text(json.dumps(model, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        model = save_model(fit(examples), "python -m index.link_training --fit")
         for held_out in sorted({ex.doc for ex in examples}):
             train = [ex for ex in examples if ex.doc != held_out]
             test = [ex for ex in examples if ex.doc == held_out]

@@ -14,6 +14,9 @@ closest to it (document centroids), ranked by a logistic model over five pieces 
 - ``order``: 1 when the source is the local clause's nearest in the implemented documents and
   the pair lies on the monotone alignment of the two clause sequences.
 
+A clause about its own document only (本办法自…起施行, 本办法由…解释, 为实施《X》，结合本市实际，
+制定本办法) carries out no clause of X and gets no source, however alike the wording.
+
 The weights and the "none" threshold are fitted on labelled pairs (index.link_training) and
 kept in index/data/link_model.json.
 """
@@ -48,6 +51,13 @@ _IMPLEMENTING = re.compile(
     r"(?:[^《》。；，,]{0,6}|[^《》。；，,]{0,30}(?:厅|室|部|委|局|院|府|会|印发|发布))$"
 )
 _QUOTED = re.compile(r"《([^《》]+)》")
+# A clause about its own document only: when it takes effect, who interprets it, or that it is
+# made to carry out 《X》 (with no aim of its own). It carries out no clause of X.
+_OWN_DOCUMENT = re.compile(
+    r"^(?:本(?:办法|规定|条例|细则|方案|意见|措施)[^。]{0,40}(?:施行|解释)。?"
+    r"|(?:为了?|为)?(?:实施|贯彻|执行|根据|依据)《[^》]+》[^。《》]{0,60}"
+    r"(?:《[^》]+》[^。《》]{0,60})*制定本(?:办法|规定|条例|细则|方案|意见|措施)。?)$"
+)
 # Between two titles of one list: an optional （文号） and a conjunction.
 _TITLE_JOIN = re.compile(r"^\s*(?:[（(][^（）()《》]{0,40}[）)])?\s*(?:及|和|与|、|以及)?\s*$")
 
@@ -96,7 +106,8 @@ def document_links(store: Store, doc_id: str) -> list[DocumentLink]:
     related = citation_relations(doc["title"], doc["doc_number"], clauses, cited)
     return [
         DocumentLink(c["title"], c["doc_number"],
-                     resolve_citation(store, c["title"], c["doc_number"], doc_id), relation)
+                     resolve_citation(store, c["title"], c["doc_number"], doc_id, doc["date"]),
+                     relation)
         for c, relation in related
     ]  # fmt: skip
 
@@ -153,9 +164,12 @@ def _title_key(title: str) -> str:
     return normalize(title).replace(" ", "")
 
 
-def resolve_citation(store: Store, title: str | None, number: str | None, own: str) -> str | None:
+def resolve_citation(
+    store: Store, title: str | None, number: str | None, own: str, on: str | None = None
+) -> str | None:
     """The doc_id a citation names: by 文号, else by title (also 中华人民共和国X法 for X法,
-    and the notice that issued it: …关于印发X的通知); the newest version when several."""
+    and the notice that issued it: …关于印发X的通知); when several versions, the one in force
+    on ``on`` (the citing document's date), else the newest."""
     if number:
         found = [r for r in store.documents_by_number(number) if r["doc_id"] != own]
         if found:
@@ -166,7 +180,25 @@ def resolve_citation(store: Store, title: str | None, number: str | None, own: s
     keys = [key, f"中华人民共和国{key}", f"关于印发{key}的通知", f"关于印发《{key}》的通知"]
     found = [r for r in store.documents_by_title(keys) if r["doc_id"] != own]
     found = found or _issuing_notices(store, key, own)
-    return found[0]["doc_id"] if found else None
+    return _in_force_then(store, found, on)[0]["doc_id"] if found else None
+
+
+def _in_force_then(store: Store, rows: list, on: str | None) -> list:
+    """Versions in force on ``on`` first (latest start first), drafts last: a local document
+    carries out the version of the national text that was in force when it was issued."""
+    states = store.statuses([r["doc_id"] for r in rows]) if len(rows) > 1 else {}
+    if not states:
+        return rows
+
+    def start(row) -> str:
+        state = states.get(row["doc_id"])
+        return (state["valid_from"] if state else None) or row["date"] or ""
+
+    def draft(row) -> bool:
+        return bool(states.get(row["doc_id"]) and states[row["doc_id"]]["draft"])
+
+    then = sorted((r for r in rows if on and start(r) and start(r) <= on), key=start, reverse=True)
+    return sorted(then + [r for r in rows if r not in then], key=draft)  # stable: drafts last
 
 
 def _issuing_notices(store: Store, key: str, own: str) -> list:
@@ -190,11 +222,15 @@ class Candidate:
 
 
 def rank_sources(local_texts, local_vectors, source_texts, source_vectors, relation_weights):
-    """Score candidate sources for each local clause; returns candidates per local clause."""
+    """Score candidate sources for each local clause; returns candidates per local clause.
+    A clause about its own document only (when it takes effect…) gets no candidates."""
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
     per_local: list[list[Candidate]] = []
     for i, text in enumerate(local_texts):
+        if is_own_document_clause(text):
+            per_local.append([])
+            continue
         top = np.argsort(-cosine[i])[:DENSE_CANDIDATES]
         candidates = []
         for j in dict.fromkeys([*top.tolist(), *(j for (a, j) in order if a == i)]):
@@ -258,6 +294,24 @@ def _key(text: str) -> str:
 
 def _bigrams(text: str) -> set[str]:
     return {text[k : k + 2] for k in range(len(text) - 1)}
+
+
+def is_own_document_clause(text: str) -> bool:
+    """本办法自…起施行, 本办法由…解释, 为实施《X》，结合本市实际，制定本办法."""
+    return bool(_OWN_DOCUMENT.match(_key(text)))
+
+
+def article_labels(clauses: list) -> dict[str, str]:
+    """clause_id → the label of the article (第N条) it lies in, for the clauses inside one."""
+    by_id = {c["clause_id"]: c for c in clauses}
+    found: dict[str, str] = {}
+    for clause in clauses:
+        node = clause
+        while node is not None and node["kind"] != "article":
+            node = by_id.get(node["parent_id"])
+        if node is not None:
+            found[clause["clause_id"]] = node["label"]
+    return found
 
 
 # --- computing and storing -----------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Evaluation tooling on public benchmarks (STARD): not imported by the runtime packages."""
