@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import routes_documents, routes_links, routes_owners, security, web
+from api import routes_documents, routes_links, routes_owners, routes_versions, security, web
 from api.deps import Reader, SearcherDep, SettingsDep
 from api.errors import alternatives, status_of
 from api.schemas import (
@@ -34,7 +34,7 @@ from api.schemas import (
     SearchResponse,
 )
 from api.settings import Settings
-from index.filters import MAX_FILTER_CHARS, YEARS, FilterError, Filters
+from index.filters import MAX_FILTER_CHARS, VERSION_CHOICES, YEARS, FilterError, Filters
 from index.kb import KnowledgeBase
 from index.owners import AmbiguousUnit, UnitNotFound
 from index.records import DocumentNotFound, clause_tree
@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.kb = kb or KnowledgeBase(settings.home, settings.model)
+        app.state.kb = kb or KnowledgeBase(
+            settings.home, settings.model, vector_index=settings.vector_index,
+            backend=settings.backend,
+        )  # fmt: skip
         _threads_per_request(settings.serve_threads)
         if app.state.kb.manifest:
             app.state.kb.encoder  # noqa: B018 - load the model now, not on the first query
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     _add_routes(app)
     app.include_router(routes_owners.router)
     app.include_router(routes_links.router)
+    app.include_router(routes_versions.router)
     app.include_router(web.router)
     app.include_router(routes_documents.router)
     app.mount("/static", StaticFiles(directory=web.STATIC), name="static")
@@ -104,10 +108,15 @@ def _add_routes(app: FastAPI) -> None:
         unit: FilterText = None,
         year_from: Year = None,
         year_to: Year = None,
+        status: Annotated[
+            str | None, Query(max_length=MAX_FILTER_CHARS, description=" | ".join(VERSION_CHOICES))
+        ] = None,
+        in_force_on: Annotated[str | None, Query(max_length=40, description="2020-01-01")] = None,
     ) -> dict:
-        filters = Filters(level, region, doc, unit, year_from, year_to)
+        filters = Filters(level, region, doc, unit, year_from, year_to, status, in_force_on)
         hits = searcher.search(q, top_k or settings.top_k, filters, mode)
-        return {"query": q, "mode": mode, "results": [asdict(h) for h in hits]}
+        results = searcher.kb.versions.with_validity([asdict(h) for h in hits], filters.in_force_on)
+        return {"query": q, "mode": mode, "results": results}
 
     @app.get("/documents", response_model=list[DocumentSummary])
     def documents(kb: Reader) -> list[dict]:

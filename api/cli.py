@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from api import cli_links, cli_owners, cli_tokens
+from api import cli_links, cli_owners, cli_tokens, cli_versions
 from api.cli_options import (
     KbOption,
     ModelOption,
@@ -220,19 +220,30 @@ def search(
     unit: Annotated[str | None, typer.Option("--unit", help="canonical name or alias")] = None,
     year_from: Annotated[int | None, typer.Option("--year-from")] = None,
     year_to: Annotated[int | None, typer.Option("--year-to")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="current (default: newest versions) | all | in_force | amended | repealed"
+            " | not_yet | draft | expired",
+        ),
+    ] = None,
+    in_force_on: Annotated[
+        str | None, typer.Option("--in-force-on", help="What was in force on a day: 2020-01-01")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The JSON of GET /search.")] = False,
     model: ModelOption = None,
 ) -> None:
     """Search the KB: dense + BM25 fused, exact wording first; "quoted" = phrase only."""
     searcher = Searcher(open_kb(kb, model))
     try:
-        filters = Filters(level, region, doc, unit, year_from, year_to)
+        filters = Filters(level, region, doc, unit, year_from, year_to, status, in_force_on)
         hits = searcher.search(query, top_k or Settings().top_k, filters, mode)
     except (QueryError, FilterError) as error:
         typer.echo(f"policykb: {error}", err=True)
         raise typer.Exit(code=2) from None
     if as_json:
-        results = [asdict(h) for h in hits]
+        results = searcher.kb.versions.with_validity([asdict(h) for h in hits], filters.in_force_on)
         typer.echo(
             json.dumps({"query": query, "mode": mode, "results": results}, ensure_ascii=False)
         )
@@ -283,6 +294,7 @@ def serve(
 for command in (
     cli_owners.tasks, cli_owners.units, cli_owners.matrix, cli_owners.targets,
     cli_links.links, cli_links.derived, cli_links.coverage,
+    cli_versions.versions, cli_versions.history,
 ):  # fmt: skip
     app.command()(command)
 

@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from api.cli_options import JsonOption, KbOption, fail, open_kb
-from index import link_views
 from index.records import DocumentNotFound
 
 DocArgument = Annotated[str, typer.Argument(help="doc_id, 文号 or a unique part of the title.")]
@@ -26,7 +25,7 @@ def links(doc: DocArgument, kb: KbOption = None, as_json: JsonOption = False) ->
     """What a document implements and cites, and each clause's source clauses (score, kind,
     differences): verbatim, adapted or related; none when nothing is close enough."""
     knowledge_base = open_kb(kb)
-    payload = link_views.document_links(knowledge_base.store, _document(knowledge_base, doc))
+    payload = knowledge_base.links.document(_document(knowledge_base, doc))
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
@@ -53,10 +52,10 @@ def derived(
     as_json: JsonOption = False,
 ) -> None:
     """The local clauses derived from a clause, grouped by region."""
-    store = open_kb(kb).store
-    if store.clause_by_id(clause_id) is None:
+    knowledge_base = open_kb(kb)
+    if knowledge_base.clause(clause_id) is None:
         fail(f"clause: no clause {clause_id!r} in the KB")
-    groups = link_views.derived(store, clause_id)
+    groups = knowledge_base.links.derived(clause_id)
     if as_json:
         typer.echo(json.dumps({"clause_id": clause_id, "derived": groups}, ensure_ascii=False))
         return
@@ -71,7 +70,7 @@ def derived(
 def coverage(doc: DocArgument, kb: KbOption = None, as_json: JsonOption = False) -> None:
     """Which clauses of the documents it implements a local document covers, and which not."""
     knowledge_base = open_kb(kb)
-    payload = link_views.coverage(knowledge_base.store, _document(knowledge_base, doc))
+    payload = knowledge_base.links.coverage(_document(knowledge_base, doc))
     if as_json:
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return

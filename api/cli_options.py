@@ -33,7 +33,12 @@ def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
     """The KB of --kb (else the settings' home); a manifest mismatch exits with its message."""
     settings = Settings()
     try:
-        return KnowledgeBase(kb or settings.home, model or settings.model)
+        return KnowledgeBase(
+            kb or settings.home,
+            model or settings.model,
+            vector_index=settings.vector_index,
+            backend=settings.backend,
+        )
     except ManifestMismatch as error:
         typer.echo(f"policykb: {error}", err=True)
         raise typer.Exit(code=2) from None

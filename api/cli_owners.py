@@ -17,13 +17,12 @@ from index.filters import FilterError, Filters
 from index.owners import (
     ROLE_FILTERS,
     AmbiguousUnit,
-    UnitDirectory,
     UnitNotFound,
     ownership_matrix,
     task_json,
 )
 from index.records import DocumentNotFound
-from index.targets import CSV_FIELDS, list_targets
+from index.targets import CSV_FIELDS
 
 RegionOption = Annotated[str | None, typer.Option("--region", help="重庆 or 重庆市")]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (UTF-8) for spreadsheets.")]
@@ -45,7 +44,7 @@ def tasks(
     """
     if role not in ROLE_FILTERS:
         fail(f"--role: {role!r} is not one of {', '.join(ROLE_FILTERS)}", 2)
-    directory = UnitDirectory(open_kb(kb).store)
+    directory = open_kb(kb).owners
     try:
         found = directory.resolve(unit, region)
     except (UnitNotFound, AmbiguousUnit) as error:
@@ -73,7 +72,7 @@ def units(
 ) -> None:
     """List units with their aliases and task counts (lead, responsible or supporting), most
     tasks first."""
-    found = UnitDirectory(open_kb(kb).store).units(query, region)
+    found = open_kb(kb).owners.units(query, region)
     if as_json:
         rows = [{**u.summary(), "aliases": u.aliases, "tasks": u.tasks, "roles": dict(u.roles)}
                 for u in found]  # fmt: skip
@@ -113,7 +112,7 @@ def matrix(
         doc_ids, title = [d.doc_id for d in docs], region
     else:
         fail("matrix: give a document or --region", 2)
-    result = ownership_matrix(UnitDirectory(knowledge_base.store), doc_ids, title)
+    result = ownership_matrix(knowledge_base.owners, doc_ids, title)
     if as_csv:
         csv.writer(sys.stdout).writerows(result.csv_rows())
     elif as_json:
@@ -141,7 +140,7 @@ def targets(
     """Quantitative targets with their metric, lined up by metric across documents and levels."""
     knowledge_base = open_kb(kb)
     try:
-        rows = list_targets(knowledge_base.store, Filters(region=region, doc=doc), year)
+        rows = knowledge_base.targets(Filters(region=region, doc=doc), year)
     except FilterError as error:
         fail(str(error), 2)
     if as_json:

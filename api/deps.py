@@ -50,7 +50,7 @@ SearcherDep = Annotated[Searcher, Depends(get_searcher)]
 
 def get_directory(snapshot: Reader) -> UnitDirectory:
     """Built per request: it reads the unit tags as they are now, a few ms on the corpus."""
-    return UnitDirectory(snapshot.store)
+    return snapshot.owners
 
 
 Directory = Annotated[UnitDirectory, Depends(get_directory)]

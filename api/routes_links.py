@@ -6,13 +6,13 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from api.deps import Reader
-from index import link_views
+from index.kb import Snapshot
 
 router = APIRouter()
 
 
-def _known_clause(kb, clause_id: str) -> None:
-    if kb.store.clause_by_id(clause_id) is None:
+def _known_clause(kb: Snapshot, clause_id: str) -> None:
+    if kb.clause(clause_id) is None:
         raise HTTPException(404, f"no clause {clause_id!r}")
 
 
@@ -20,21 +20,21 @@ def _known_clause(kb, clause_id: str) -> None:
 def clause_sources(kb: Reader, clause_id: str) -> dict:
     """Source clauses in higher-level documents, best first: score, kind, differences."""
     _known_clause(kb, clause_id)
-    return {"clause_id": clause_id, "sources": link_views.sources(kb.store, clause_id)}
+    return {"clause_id": clause_id, "sources": kb.links.sources(clause_id)}
 
 
 @router.get("/clauses/{clause_id}/derived")
 def clause_derived(kb: Reader, clause_id: str) -> dict:
     """Local clauses derived from this clause, grouped by region."""
     _known_clause(kb, clause_id)
-    return {"clause_id": clause_id, "derived": link_views.derived(kb.store, clause_id)}
+    return {"clause_id": clause_id, "derived": kb.links.derived(clause_id)}
 
 
 @router.get("/documents/{doc_id}/links")
 def document_links(kb: Reader, doc_id: str) -> dict:
-    return link_views.document_links(kb.store, kb.find_document(doc_id).doc_id)
+    return kb.links.document(kb.find_document(doc_id).doc_id)
 
 
 @router.get("/documents/{doc_id}/coverage")
 def document_coverage(kb: Reader, doc_id: str) -> dict:
-    return link_views.coverage(kb.store, kb.find_document(doc_id).doc_id)
+    return kb.links.coverage(kb.find_document(doc_id).doc_id)

@@ -14,7 +14,7 @@ from api.deps import Directory, Reader
 from api.schemas import MatrixOut, TargetsResponse, TasksResponse, UnitsResponse
 from index.filters import MAX_FILTER_CHARS, YEARS, Filters
 from index.owners import Unit, ownership_matrix, task_json
-from index.targets import CSV_FIELDS, list_targets
+from index.targets import CSV_FIELDS
 
 router = APIRouter()
 Format = Annotated[Literal["json", "csv"], Query(description="json, or csv for spreadsheets")]
@@ -78,7 +78,7 @@ def targets(
     ] = None,
     format: Format = "json",
 ):
-    rows = list_targets(kb.store, Filters(level=level, region=region, doc=doc), year)
+    rows = kb.targets(Filters(level=level, region=region, doc=doc), year)
     if format == "csv":
         return _csv([list(CSV_FIELDS), *(r.csv_row() for r in rows)], "targets.csv")
     return {"targets": [asdict(r) for r in rows]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,9 +21,19 @@ class Settings(BaseSettings):
     model: str | None = Field(
         default=None, description="embedding model; default: the KB's own, else " + default_model()
     )
+    backend: Literal["torch", "openvino"] | None = Field(
+        default=None,
+        description="embedding backend of a new KB: torch (fp32) or openvino (int8, built by"
+        " `make model`); default: the KB's own, else torch",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     top_k: int = Field(default=10, ge=1, le=100)
+    vector_index: Literal["auto", "flat", "hnsw", "ivf"] | None = Field(
+        default=None,
+        description="vector index of a new KB: auto (exact, then HNSW for segments past"
+        " 50,000 vectors), flat (always exact), hnsw or ivf; default: the KB's own, else auto",
+    )
     serve_threads: int = Field(
         default=1, ge=1, le=64,
         description="torch/FAISS threads one request uses in `serve`: requests run in parallel",

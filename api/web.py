@@ -19,19 +19,17 @@ from fastapi.templating import Jinja2Templates
 from api import marks
 from api.deps import Directory, Reader, SearcherDep, SettingsDep
 from api.errors import alternatives, status_of
-from index import link_views
-from index.filters import MAX_FILTER_CHARS, FilterError, Filters
+from index import versions
+from index.filters import MAX_FILTER_CHARS, VERSION_CHOICES, FilterError, Filters
 from index.kb import Snapshot
 from index.owners import (
     AmbiguousUnit,
-    UnitDirectory,
     UnitNotFound,
     ownership_matrix,
     unit_id,
 )
 from index.records import DocumentNotFound, clause_tree
 from index.search import MAX_QUERY_CHARS, QueryError
-from index.targets import list_targets
 from ingest.models import Level
 
 HERE = Path(__file__).parent
@@ -42,6 +40,9 @@ LINK_KINDS = {"verbatim": "照搬", "adapted": "改写", "related": "相关"}
 STATUS_NAMES = {"issued": "已印发", "draft": "征求意见稿"}
 TABLE_ROWS = 1000  # rows a page table shows; the JSON API's CSV carries them all
 CHANGE_NAMES = {"added": "新增", "dropped": "删减", "changed": "改动"}
+# Validity on a day (index.versions), and the search filter's choices over versions.
+VALIDITY_NAMES = {**versions.STATUS_NAMES, "current": "仅现行版本", "all": "全部版本",
+                  "original": "原始", "unchanged": "未变"}  # fmt: skip
 
 router = APIRouter(include_in_schema=False)
 Text = Annotated[str, Query(max_length=MAX_QUERY_CHARS)]
@@ -68,6 +69,7 @@ def _environment() -> jinja2.Environment:
         level_name=_chinese(LEVEL_NAMES), role_name=_chinese(ROLE_NAMES),
         link_kind=_chinese(LINK_KINDS), change_name=_chinese(CHANGE_NAMES),
         status_name=_chinese(STATUS_NAMES), citation=citation, unit_id=unit_id,
+        validity_name=_chinese(VALIDITY_NAMES),
     )  # fmt: skip
     return env
 
@@ -100,7 +102,7 @@ def problem_page(
 
 def _choices(kb: Snapshot) -> dict[str, list[str]]:
     """What the level and region filters offer: every level, the regions the KB holds."""
-    return {"levels": [lv.value for lv in Level], "regions": sorted(kb.store.regions())}
+    return {"levels": [lv.value for lv in Level], "regions": kb.regions()}
 
 
 def _optional(value: str | None) -> str | None:
@@ -129,12 +131,15 @@ class SearchForm:
     unit: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
     year_from: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
     year_to: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    status: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
+    in_force_on: Annotated[str, Query(max_length=MAX_FILTER_CHARS)] = ""
 
     def filters(self) -> Filters:
         """The search filters the form asks for; FilterError names a field that is wrong."""
         return Filters(_optional(self.level), _optional(self.region), _optional(self.doc),
                        _optional(self.unit), _year(self.year_from, "year_from"),
-                       _year(self.year_to, "year_to"))  # fmt: skip
+                       _year(self.year_to, "year_to"), _optional(self.status),
+                       _optional(self.in_force_on))  # fmt: skip
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -144,7 +149,8 @@ def search_page(
 ) -> HTMLResponse:  # fmt: skip
     """The search box and its filters; results when there is a query."""
     context = {"form": form, "hits": None, "documents": kb.documents(),
-               "unit_note": _unit_note(kb, form), **_choices(kb)}  # fmt: skip
+               "unit_note": _unit_note(kb, form), "statuses": VERSION_CHOICES,
+               **_choices(kb)}  # fmt: skip
     if not form.q.strip():
         return _page(request, "search.html", **context)
     try:
@@ -153,6 +159,7 @@ def search_page(
     except (QueryError, FilterError) as error:
         return _page(request, "search.html", 422, error=str(error), **context)
     context["hits"] = [_hit(asdict(h)) for h in hits]
+    kb.versions.with_validity(context["hits"], form.filters().in_force_on)
     return _page(request, "search.html", **context)
 
 
@@ -160,7 +167,7 @@ def _unit_note(kb: Snapshot, form: SearchForm) -> dict | None:
     """How the unit filter reads: the one unit, the units it could mean, or the closest."""
     if not _optional(form.unit):
         return None
-    directory = UnitDirectory(kb.store)  # only when asked: it reads every unit tag
+    directory = kb.owners  # only when asked: it reads every unit tag
     try:
         return {"kind": "found", "units": [directory.resolve(form.unit, _optional(form.region))]}
     except AmbiguousUnit as error:
@@ -189,7 +196,8 @@ def _chips(units: list[dict]) -> list[dict]:
 
 @router.get("/ui/documents", response_class=HTMLResponse)
 def documents_page(request: Request, kb: Reader) -> HTMLResponse:
-    return _page(request, "documents.html", documents=kb.documents())
+    documents = kb.versions.with_validity([asdict(d) for d in kb.documents()])
+    return _page(request, "documents.html", documents=documents)
 
 
 @router.get("/ui/documents/{ref}", response_class=HTMLResponse)
@@ -199,13 +207,14 @@ def document_page(request: Request, kb: Reader, directory: Directory, ref: str) 
         doc = kb.find_document(ref)
     except DocumentNotFound as error:
         return _problem(request, error)
-    links = link_views.document_links(kb.store, doc.doc_id)
+    links = kb.links.document(doc.doc_id)
     sources = {c["clause_id"]: c["sources"] for c in links["links"] if c["sources"]}
     return _page(
         request, "document.html", doc=doc, tree=clause_tree(kb.clauses(doc.doc_id)),
-        links=links, sources=sources, coverage=link_views.coverage(kb.store, doc.doc_id),
-        derived=kb.store.derived_counts(doc.doc_id),
+        links=links, sources=sources, coverage=kb.links.coverage(doc.doc_id),
+        derived=kb.links.derived_counts(doc.doc_id),
         matrix=ownership_matrix(directory, [doc.doc_id], doc.title),
+        versions=kb.versions.of(doc.doc_id),
     )  # fmt: skip
 
 
@@ -217,7 +226,7 @@ def clause_page(request: Request, kb: Reader, clause_id: str) -> HTMLResponse:
         return _problem(request, LookupError(f"clause: no clause {clause_id!r}"))
     siblings = kb.clauses(clause.doc_id)
     at = next(i for i, c in enumerate(siblings) if c.clause_id == clause_id)
-    sources = link_views.sources(kb.store, clause_id)
+    sources = kb.links.sources(clause_id)
     for source in sources:
         diff = source["diff"]
         source["source_runs"] = marks.runs(source["text"], marks.diff_marks(diff, "source"))
@@ -227,7 +236,8 @@ def clause_page(request: Request, kb: Reader, clause_id: str) -> HTMLResponse:
         before=siblings[max(0, at - 1):at], after=siblings[at + 1:at + 2],
         text_runs=marks.runs(clause.text, marks.target_marks(clause.text, clause.targets)),
         chips=_chips(clause.units), sources=sources,
-        derived=link_views.derived(kb.store, clause_id),
+        derived=kb.links.derived(clause_id),
+        history=kb.versions.history(clause_id),
     )  # fmt: skip
 
 
@@ -268,7 +278,7 @@ def targets_page(
             "year": _optional(year)}  # fmt: skip
     try:
         filters = Filters(level=form["level"], region=form["region"], doc=form["doc"])
-        rows = list_targets(kb.store, filters, _year(year, "year"))
+        rows = kb.targets(filters, _year(year, "year"))
     except FilterError as error:
         return _problem(request, error)
     full_csv = "/targets?" + urlencode({"format": "csv", **{k: v for k, v in form.items() if v}})

@@ -21,7 +21,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from index.kb import KnowledgeBase
-from index.owners import UnitDirectory
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = 30  # pages of each kind
@@ -33,7 +32,7 @@ def page_paths(kb: KnowledgeBase, rng: random.Random) -> dict[str, list[str]]:
     queries = [json.loads(line)["text"] for line in lines]
     docs = [d.doc_id for d in kb.documents()]
     clauses = [c.clause_id for d in rng.sample(docs, min(len(docs), SAMPLE)) for c in kb.clauses(d)]
-    units = [u.unit_id for u in UnitDirectory(kb.store).units()]
+    units = [u.unit_id for u in kb.owners.units()]
 
     def pick(items: list[str]) -> list[str]:
         return rng.sample(items, min(len(items), SAMPLE))

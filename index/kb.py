@@ -11,25 +11,35 @@ process or another), the next snapshot holds the new state, and a snapshot never
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from index import versions
 from index.embedding import Embedder, KbModel, LocalEmbedder
-from index.encoder import Encoder, default_model, load_encoder, model_id
+from index.encoders import default_backend, load_encoder, precision_of
+from index.encoders.base import Encoder, default_model, model_id
+from index.filters import Filters
+from index.link_views import LinkViews
 from index.links import Linker
-from index.manifest import Manifest
+from index.manifest import Manifest, ManifestMismatch
+from index.owners import UnitDirectory
 from index.records import DocumentNotFound, StoredClause, StoredDocument
 from index.store import ReadPool, Store
-from index.vectors import INDEX_TYPE, QueryBatcher, VectorCache, VectorIndex
+from index.targets import TargetRow, list_targets
+from index.vector_index.factory import Policy, UnknownIndex, policy, policy_of
+from index.vector_index.segments import SegmentedIndex, sweep
+from index.vectors import INDEX_TYPE, QueryBatcher, VectorCache
+from index.versions import VersionViews
 from index.windows import windows
+from ingest.metadata import declared_doc_id
 from ingest.models import Document, ParsedDocument
 from ingest.pipeline import parse_file
 from ingest.readers.base import IngestError
@@ -38,6 +48,7 @@ from ingest.text import normalize_brackets
 DB_FILE = "kb.sqlite"
 EMBED_CHUNK = 512  # texts embedded, then cached, at a time: an interrupted run keeps them
 MAX_CLAUSE_CHARS = 50_000  # one clause longer than this is a text without paragraph breaks
+UPLOADS = "sources"  # the KB's folder of files uploaded over HTTP (content-addressed copies)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -62,6 +73,13 @@ class IngestReport:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+@functools.cache
+def _current_manifest(model: str, dim: int, index_type: str) -> Manifest:
+    """The manifest this process writes, computed once: it parses five packages' metadata
+    (about 5 ms of CPU, all under the GIL), which every query's encoder check used to pay."""
+    return Manifest.current(model, dim, index_type)
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
@@ -78,7 +96,7 @@ class _Reading:
     manifest: Manifest | None
 
     @property
-    def vectors(self) -> VectorIndex:
+    def vectors(self) -> SegmentedIndex:
         raise NotImplementedError
 
     @property
@@ -119,21 +137,53 @@ class _Reading:
         vectors = len(self.vectors) if self.manifest else 0
         return {**self.store.counts(), "vectors": vectors, "generation": self.generation}
 
+    # --- named reads for api/: the KB is its only door into index/ ---------------------------
+
+    def regions(self) -> list[str]:
+        """The regions the KB's documents serve, sorted: what a region filter offers."""
+        return sorted(self.store.regions())
+
+    def targets(self, filters: Filters, year: int | None = None) -> list[TargetRow]:
+        """Targets that pass the filters (``year``: the target's deadline), lined up by metric."""
+        return list_targets(self.store, filters, year)
+
+    @property
+    def owners(self) -> UnitDirectory:
+        """Units and their tasks; built when asked (it reads every unit tag), so hold it."""
+        return UnitDirectory(self.store)
+
+    @property
+    def links(self) -> LinkViews:
+        """A clause's sources and derived clauses, a document's links and coverage."""
+        return LinkViews(self.store)
+
+    @property
+    def versions(self) -> VersionViews:
+        """Statuses on a day, a document's versions, a clause's history."""
+        return VersionViews(self.store)
+
 
 class KnowledgeBase(_Reading):
     """Open (or create) the KB in ``folder``; ``model`` defaults to the one it was built with."""
 
     def __init__(
-        self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None
-    ):
+        self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None,
+        vector_index: str | None = None, backend: str | None = None,
+    ):  # fmt: skip
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.manifest = Manifest.load(self.folder)
         requested = encoder.name if encoder else model_id(model) if model else None
+        backend = encoder.backend if encoder else backend  # None: the KB's own, else the default
+        precision = encoder.precision if encoder else precision_of(backend) if backend else None
         if self.manifest:
-            self.manifest.check(self.manifest.requiring(requested), self.folder)
+            self.manifest.check(self.manifest.requiring(requested, backend, precision), self.folder)
         self._model = model or self._recorded_model()
+        self._backend = backend or (self.manifest.backend if self.manifest else default_backend())
         self._encoder = encoder
+        self._vector_index = vector_index  # a policy name (factory.POLICIES); None: the KB's
+        if self.manifest and vector_index:
+            self.manifest.check(replace(self.manifest, index_type=self._index_type()), self.folder)
         self.store = Store(self.folder / DB_FILE)
         self._readers = ReadPool(self.folder / DB_FILE)
         self._cache = VectorCache()
@@ -151,8 +201,12 @@ class KnowledgeBase(_Reading):
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self._model)
-        current = Manifest.current(self._encoder.name, self._encoder.dim, INDEX_TYPE)
+            self._encoder = load_encoder(self._model, self._backend)
+        current = replace(
+            _current_manifest(self._encoder.name, self._encoder.dim, self._index_type()),
+            backend=self._encoder.backend,
+            precision=self._encoder.precision,
+        )
         if self.manifest is None:
             current.save(self.folder)
             self.manifest = current
@@ -163,27 +217,41 @@ class KnowledgeBase(_Reading):
         """A search query's vector; queries of concurrent searches share one model call."""
         return self._queries.encode(text)
 
+    def _index_type(self) -> str:
+        """The vector index asked for, else the KB's own, else a new KB's default."""
+        if self._vector_index:
+            return policy(self._vector_index).index_type
+        return self.manifest.index_type if self.manifest else INDEX_TYPE
+
     @property
-    def vectors(self) -> VectorIndex:
+    def _policy(self) -> Policy:
+        try:
+            return policy_of(self._index_type())
+        except UnknownIndex as error:
+            raise ManifestMismatch(f"{self.folder}: {error}; build a new KB") from error
+
+    @property
+    def vectors(self) -> SegmentedIndex:
         """The vectors of the state committed now (as the writer's connection sees it)."""
         return self.vectors_at(self.generation, self.store)
 
-    def vectors_at(self, generation: int, store: Store) -> VectorIndex:
+    def vectors_at(self, generation: int, store: Store) -> SegmentedIndex:
         """The vector index of ``generation``; ``store`` must see that generation."""
         return self._cache.get(generation, lambda: self._load_vectors(generation, store))
 
-    def _vector_file(self, generation: int) -> Path:
-        return self.folder / f"vectors-{generation}.faiss"
-
-    def _load_vectors(self, generation: int, store: Store) -> VectorIndex:
+    def _load_vectors(self, generation: int, store: Store) -> SegmentedIndex:
+        """The segments SQLite's catalog lists, sharing those loaded already; rebuilt from
+        SQLite's vectors when a file is lost or damaged (or a crash left no catalog)."""
         dim = self.manifest.dim if self.manifest else self.encoder.dim
-        path = self._vector_file(generation)
+        rule = self._policy  # the manifest's index type: one this version cannot read is refused
         try:
-            return VectorIndex.load(path, dim)
-        except (FileNotFoundError, RuntimeError):
-            pass  # lost, or replaced by a newer generation: rebuild from the snapshot
+            state = SegmentedIndex.load(self.folder, dim, store.db, self._cache.segments())
+            if len(state) == store.window_count():
+                return state
+        except LookupError:
+            pass
         ids, vectors = store.window_vectors()
-        return VectorIndex.build(dim, ids, vectors)
+        return SegmentedIndex.rebuilt(dim, ids, vectors, rule)
 
     @contextmanager
     def reading(self) -> Iterator[Snapshot]:
@@ -260,7 +328,8 @@ class KnowledgeBase(_Reading):
 
     def _collision(self, meta: Document) -> str | None:
         """Why ``meta`` would replace another file's document, if it would: only a re-ingest
-        of that same file may replace it (the same content again is merely unchanged)."""
+        of that same file may replace it (the same content again is merely unchanged), or a
+        new upload of a document uploaded before whose sidecar names its doc_id."""
         owners = [self.store.document(meta.doc_id)]
         if meta.doc_number:
             owners += self.store.documents_by_number(meta.doc_number)
@@ -269,12 +338,24 @@ class KnowledgeBase(_Reading):
                 continue
             if row["doc_id"] == meta.doc_id and row["content_hash"] == meta.content_hash:
                 continue
+            if row["doc_id"] == meta.doc_id and self._new_upload_of(row["source"], meta):
+                continue
             claim = f"doc_id {meta.doc_id}" if row["doc_id"] == meta.doc_id else (
                 f"文号 {meta.doc_number}")  # fmt: skip
             return (f"refused: {claim} already belongs to 《{row['title']}》 ({row['doc_id']})"
                     f" from {row['source']}; only re-ingesting that file updates it"
                     f" (remove {row['doc_id']} first if this file replaces it)")  # fmt: skip
         return None
+
+    def _new_upload_of(self, stored: str, meta: Document) -> bool:
+        """Whether ``meta`` is a new version of an uploaded document: both files are uploads
+        (their copies differ as their contents do) and the new one's sidecar names the doc_id."""
+        uploads = (self.folder / UPLOADS).resolve()
+        return (
+            Path(stored).resolve().is_relative_to(uploads)
+            and Path(meta.source).resolve().is_relative_to(uploads)
+            and declared_doc_id(Path(meta.source)) == meta.doc_id
+        )
 
     def _embed(
         self, plan, spans, report: IngestReport, progress: Progress, embedder: Embedder | None
@@ -349,36 +430,33 @@ class KnowledgeBase(_Reading):
 
     @contextmanager
     def _change(self) -> Iterator[_Change]:
-        """One atomic change: SQLite writes plus the next FAISS file, committed together."""
+        """One atomic change: SQLite writes plus the vectors', committed together. The
+        vectors' part is a new segment file and tombstones (index/vector_index/segments.py):
+        the SQLite commit makes them visible; a failure leaves files nothing refers to."""
         change = _Change()
-        written: Path | None = None
+        written: list[Path] = []
         try:
             with self.store.transaction():  # holds the write lock: the generation is ours
                 generation = self.generation
-                index = faiss.clone_index(self.vectors_at(generation, self.store).index)
+                base = self.vectors_at(generation, self.store)
                 yield change
                 started = time.perf_counter()
+                versions.refresh(self.store)  # groups and statuses first: links read them
                 Linker(self.store).refresh(change.changed, change.removed_docs)
                 self.link_seconds = time.perf_counter() - started
-                if change.removed:
-                    index.remove_ids(np.array(change.removed, dtype=np.int64))
-                if change.added:
-                    vectors = self.store.vectors_of(change.added)
-                    index.add_with_ids(vectors, np.array(change.added, dtype=np.int64))
+                added = np.array(change.added, dtype=np.int64)
+                vectors = self.store.vectors_of(change.added) if change.added else None
+                removed = np.unique(np.array(change.removed, dtype=np.int64))
                 generation += 1
+                update = base.changed(removed, added, vectors, generation, self._policy)
+                update.commit(self.folder, self.store.db, written)
                 self.store.set_meta("generation", str(generation))
-                written = self._vector_file(generation)
-                VectorIndex(self.manifest.dim, index).save(written.with_suffix(".tmp"))
-                written.with_suffix(".tmp").replace(written)
+                sweep(self.folder, {s.name for s in base.segments + update.state.segments})
         except BaseException:
-            if written:
-                written.unlink(missing_ok=True)
-                written.with_suffix(".tmp").unlink(missing_ok=True)
+            for path in written:
+                path.unlink(missing_ok=True)
             raise
-        self._cache.put(generation, VectorIndex(self.manifest.dim, index))
-        for old in self.folder.glob("vectors-*.faiss"):
-            if old != written:
-                old.unlink(missing_ok=True)
+        self._cache.put(generation, update.state)
 
 
 @dataclass
@@ -437,7 +515,7 @@ class Snapshot(_Reading):
         return self.kb.encode_query(text)
 
     @property
-    def vectors(self) -> VectorIndex:
+    def vectors(self) -> SegmentedIndex:
         return self.kb.vectors_at(self.generation, self.store)
 
     @contextmanager

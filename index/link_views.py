@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from index import versions
 from index.store import Store
 
 
@@ -41,6 +42,18 @@ def derived(store: Store, clause_id: str) -> dict[str, list[dict]]:
     return dict(sorted(groups.items()))
 
 
+def _version(store: Store, doc_id: str | None) -> dict | None:
+    """Which version of a cited document a link goes to: its date, status, and whether it is
+    the current one (links resolve to the version in force when the citing text was issued)."""
+    state = store.statuses([doc_id]).get(doc_id) if doc_id else None
+    if state is None:
+        return None
+    doc = store.document(doc_id)
+    return {"label": versions.version_label({**dict(state), "date": doc["date"]}),
+            "date": doc["date"], "version": state["version"],
+            "current": state["superseded_by"] is None, **versions.state_dict(state)}  # fmt: skip
+
+
 def document_links(store: Store, doc_id: str) -> dict:
     """What the document implements and cites, what implements or cites it, and each of its
     clauses with its sources."""
@@ -49,7 +62,8 @@ def document_links(store: Store, doc_id: str) -> dict:
     for row in store.doc_links(doc_id):
         cited[row["relation"]].append(
             {"title": row["title"], "doc_number": row["doc_number"], "doc_id": row["target"],
-             "doc_title": row["target_title"], "resolved": row["target"] is not None}
+             "doc_title": row["target_title"], "resolved": row["target"] is not None,
+             "version": _version(store, row["target"])}
         )  # fmt: skip
     by_clause: dict[str, list] = defaultdict(list)
     for link in store.clause_links_of_doc(doc_id):
@@ -98,3 +112,27 @@ def coverage(store: Store, doc_id: str) -> dict:
 def _brief(row) -> dict:
     return {"clause_id": row["clause_id"], "label": row["label"], "kind": row["kind"],
             "text": row["text"]}  # fmt: skip
+
+
+class LinkViews:
+    """The stored links as one reader sees them: what ``KnowledgeBase.links`` hands out, so
+    routes and pages read links without reaching into the store."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def sources(self, clause_id: str) -> list[dict]:
+        return sources(self._store, clause_id)
+
+    def derived(self, clause_id: str) -> dict[str, list[dict]]:
+        return derived(self._store, clause_id)
+
+    def document(self, doc_id: str) -> dict:
+        return document_links(self._store, doc_id)
+
+    def coverage(self, doc_id: str) -> dict:
+        return coverage(self._store, doc_id)
+
+    def derived_counts(self, doc_id: str) -> dict[str, int]:
+        """How many local clauses link to each clause of the document."""
+        return self._store.derived_counts(doc_id)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import version
 from pathlib import Path
 
-FORMAT = 4  # 2: unit regions and target metrics; 3: cross-level links; 4: extraction (OCR)
+# 2: unit regions and target metrics; 3: cross-level links; 4: extraction (OCR);
+# 5: validity and versions (doc_validity, doc_status);
+# 6: vector segments and tombstones (vector_segments, vector_deletes; index/vector_index)
+FORMAT = 6
 FILENAME = "manifest.json"
 
 
 class ManifestMismatch(RuntimeError):
-    """The KB was built with another model, dimension, index type or format."""
+    """The KB was built with another model, backend, precision, dimension, index or format."""
 
 
 @dataclass(frozen=True)
@@ -24,27 +27,40 @@ class Manifest:
     index_type: str
     format: int = FORMAT
     versions: dict | None = None
+    backend: str = "torch"  # the engine that ran the model (index/encoders); older KBs: torch
+    precision: str = "fp32"  # of the model's weights: int8 vectors are close to fp32, not equal
 
     @classmethod
-    def current(cls, model: str, dim: int, index_type: str) -> Manifest:
+    def current(
+        cls, model: str, dim: int, index_type: str, backend: str = "torch", precision: str = "fp32"
+    ) -> Manifest:
         packages = ("policykb", "sentence-transformers", "faiss-cpu", "torch", "jieba")
-        return cls(model, dim, index_type, FORMAT, {p: version(p) for p in packages})
+        versions = {p: version(p) for p in packages}
+        return cls(model, dim, index_type, FORMAT, versions, backend, precision)
 
-    def requiring(self, model: str | None) -> Manifest:
-        """This manifest with another model, for checking a request against it."""
-        return self if model is None else Manifest(model, self.dim, self.index_type, self.format)
+    def requiring(
+        self, model: str | None, backend: str | None = None, precision: str | None = None
+    ) -> Manifest:
+        """This manifest with another model and backend, for checking a request against it."""
+        return replace(
+            self,
+            model=model or self.model,
+            backend=backend or self.backend,
+            precision=precision or self.precision,
+        )
 
     def check(self, other: Manifest, folder: Path) -> None:
         """Raise ManifestMismatch naming every field that differs."""
         differences = [
             f"{name}: KB has {mine!r}, asked for {theirs!r}"
-            for name in ("model", "dim", "index_type", "format")
+            for name in ("model", "backend", "precision", "dim", "index_type", "format")
             if (mine := getattr(self, name)) != (theirs := getattr(other, name))
         ]
         if differences:
             raise ManifestMismatch(
                 f"{folder}: this KB was built differently ({'; '.join(differences)})."
-                " Use the KB's own model (--model), or build a new KB in another folder."
+                " Use the KB's own model (--model) and embedding backend (POLICYKB_BACKEND),"
+                " or build a new KB in another folder."
             )
 
     def save(self, folder: Path) -> None:
@@ -56,4 +72,6 @@ class Manifest:
         if not path.exists():
             return None
         data = json.loads(path.read_text())
-        return cls(**{k: data.get(k) for k in ("model", "dim", "index_type", "format", "versions")})
+        fields = {k: data.get(k) for k in ("model", "dim", "index_type", "format", "versions")}
+        backend = {k: data[k] for k in ("backend", "precision") if k in data}  # else torch/fp32
+        return cls(**fields, **backend)

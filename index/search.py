@@ -82,12 +82,26 @@ class Searcher:
         with self.kb.reading() as snapshot:
             return Searcher(snapshot)._search(query, top_k, filters or Filters(), mode)
 
+    def ranking(
+        self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid"
+    ) -> list[int]:
+        """The clauses.id of what ``search`` returns, without building the hits: for
+        evaluations that run thousands of queries (evals/)."""
+        query = _checked(query, mode)
+        with self.kb.reading() as snapshot:
+            ranked, _ = Searcher(snapshot)._ranked(query, top_k, filters or Filters(), mode)
+            return [c.clause for c in ranked]
+
     def _search(self, query: str, top_k: int, filters: Filters, mode: str) -> list[SearchHit]:
+        ranked, terms = self._ranked(query, top_k, filters, mode)
+        return self._hits(ranked, terms)
+
+    def _ranked(self, query: str, top_k: int, filters: Filters, mode: str):
+        """The top_k candidates, best first, and the terms their highlights mark."""
         units = self.unit_names(filters.unit) if filters.unit else []
         phrase = quoted_phrase(query)
         if phrase or mode == "phrase":
-            ranked = self._phrase(phrase or query, top_k, filters, units)
-            return self._hits(ranked, [phrase or query])
+            return self._phrase(phrase or query, top_k, filters, units), [phrase or query]
         depth = max(100, top_k * 5)
         lists = {}
         if mode in ("hybrid", "dense"):
@@ -97,7 +111,7 @@ class Searcher:
         ranked = _fuse(lists) if mode == "hybrid" else lists[mode]
         if mode == "hybrid" and _is_wording(query):
             ranked = self._wording_first(query, ranked, depth, filters, units)
-        return self._hits(ranked[:top_k], _highlight_terms(query))
+        return ranked[:top_k], _highlight_terms(query)
 
     # --- retrievers ---------------------------------------------------------------------
 
@@ -105,6 +119,9 @@ class Searcher:
         vector = self.kb.encode_query(query)
         allowed = None if filters.empty else self.kb.store.allowed_windows(filters, units)
         window_hits = self.kb.vectors.search(vector, depth * 3, allowed)
+        if allowed is None:  # the default keeps current versions: drop superseded ones here
+            hidden = self.kb.store.superseded_windows([w for w, _ in window_hits])
+            window_hits = [(w, score) for w, score in window_hits if w not in hidden]
         located = self.kb.store.windows_of([w for w, _ in window_hits])
         best: dict[int, _Candidate] = {}
         for window_id, score in window_hits:

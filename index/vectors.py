@@ -1,9 +1,8 @@
-"""The vector side of a KB: window vectors by window id, inner product on unit vectors;
+"""The vector side of a KB: the vector index of each recent generation, shared by readers;
 and query vectors, encoded in batches when many searches run at once.
 
-The index is exact (a flat inner-product index behind an id map): at a few hundred
-thousand 384-d vectors a search is a few milliseconds, and recall is 1 by construction.
-SQLite keeps every vector, so this file can always be rebuilt from it.
+The index itself is index/vector_index: segments (exact, or HNSW past a size) plus
+deletions. SQLite keeps every vector, so the segment files can always be rebuilt from it.
 """
 
 from __future__ import annotations
@@ -13,53 +12,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import faiss
 import numpy as np
 
-INDEX_TYPE = "IDMap2,Flat,IP"
+from index.vector_index.base import VectorIndex
+from index.vector_index.factory import DEFAULT
+from index.vector_index.segments import SegmentedIndex
 
-
-class VectorIndex:
-    """Window vectors searchable by inner product, optionally within a set of ids."""
-
-    def __init__(self, dim: int, index: faiss.Index | None = None):
-        self.dim = dim
-        self.index = index or faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-    @classmethod
-    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
-        built = cls(dim)
-        if len(ids):
-            built.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        return built
-
-    @classmethod
-    def load(cls, path: Path, dim: int) -> VectorIndex:
-        index = faiss.read_index(str(path))
-        if index.d != dim:
-            raise ValueError(f"{path}: vectors have dimension {index.d}, the KB says {dim}")
-        return cls(dim, index)
-
-    def save(self, path: Path) -> None:
-        faiss.write_index(self.index, str(path))
-
-    def __len__(self) -> int:
-        return self.index.ntotal
-
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """(window id, cosine) best first; ``allowed`` restricts the ids searched."""
-        if not len(self) or k <= 0 or (allowed is not None and not len(allowed)):
-            return []
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        scores, ids = self.index.search(query, min(k, len(self)), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+INDEX_TYPE = DEFAULT.index_type  # a new KB's, unless a setting asks for another
 
 
 class VectorCache:
@@ -72,11 +32,11 @@ class VectorCache:
     KEEP = 2  # the newest and the one before: a request that began before a change keeps its own
 
     def __init__(self):
-        self._indexes: dict[int, VectorIndex] = {}
+        self._indexes: dict[int, SegmentedIndex] = {}
         self._loading: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, generation: int, load: Callable[[], VectorIndex]) -> VectorIndex:
+    def get(self, generation: int, load: Callable[[], SegmentedIndex]) -> SegmentedIndex:
         with self._lock:
             found = self._indexes.get(generation)
             loading = self._loading.setdefault(generation, threading.Lock())
@@ -90,7 +50,13 @@ class VectorCache:
                 self.put(generation, found)
         return found
 
-    def put(self, generation: int, index: VectorIndex) -> None:
+    def segments(self) -> dict[str, VectorIndex]:
+        """Segments loaded by any cached generation, by file name: immutable, so shared."""
+        with self._lock:
+            states = list(self._indexes.values())
+        return {s.name: s.index for state in states for s in state.segments if s.name}
+
+    def put(self, generation: int, index: SegmentedIndex) -> None:
         with self._lock:
             self._indexes[generation] = index
             for old in sorted(self._indexes)[: -self.KEEP]:

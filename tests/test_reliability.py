@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import faiss
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -109,7 +108,7 @@ def check_whole(folder: Path, encoder) -> None:
         assert (empty, bare) == (0, 0)
         with kb.reading() as snapshot:
             ids, _ = snapshot.store.window_vectors()
-            held = faiss.vector_to_array(snapshot.vectors.index.id_map)
+            held = snapshot.vectors.ids()
             assert sorted(held.tolist()) == sorted(ids.tolist())
     finally:
         kb.close()
@@ -511,8 +510,10 @@ def test_searches_during_ingest_and_remove_see_one_state_and_the_newest(server, 
         first = httpx.get(f"{url}/documents").json()  # the very next request sees it all
         assert {p.stem for p in base.generated} <= {d["doc_id"] for d in first}
         added = first_seen(url, lambda docs: any(d["doc_id"] == "gen-1" for d in docs), exited)
-        dense = httpx.get(f"{url}/search", params={"q": "本复核稿编号3由可靠性测试生成",
-                                                   "mode": "dense", "doc": "gen-3"}).json()
+        dense = httpx.get(
+            f"{url}/search",
+            params={"q": "本复核稿编号3由可靠性测试生成", "mode": "dense", "doc": "gen-3"},
+        ).json()
         assert dense["results"] and dense["results"][0]["doc_id"] == "gen-3"
         shaoxing = next(d["doc_id"] for d in first if d["region"] == "绍兴市")
         subprocess.run([sys.executable, "-m", "api.cli", "remove", shaoxing, "--kb", str(folder)],
@@ -528,7 +529,8 @@ def test_searches_during_ingest_and_remove_see_one_state_and_the_newest(server, 
         for thread in readers:
             thread.join()
     FIGURES["reads during ingest + remove (8 threads)"] = (
-        f"{seen.requests} requests, {seen.errors} errors, {seen.torn} torn")
+        f"{seen.requests} requests, {seen.errors} errors, {seen.torn} torn"
+    )
     FIGURES["freshness: new state served after the CLI exits"] = (
         f"ingest {added * 1000:.0f} ms, remove {removed * 1000:.0f} ms")  # fmt: skip
     assert seen.requests > 50 and seen.errors == 0 and seen.torn == 0

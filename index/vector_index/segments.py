@@ -1,0 +1,263 @@
+"""A KB's vectors as immutable segments plus per-segment deletions, the pattern of Lucene.
+
+A change writes one new segment file with the windows it adds, and records the windows it
+removes as tombstones (rows in SQLite); nothing already written is rewritten. Small
+segments are merged when there are too many (the smallest together, so a vector is
+rewritten O(log n) times over the KB's life), and a segment is rewritten without its
+deleted vectors once a third of it is deleted.
+
+The catalog of segments and tombstones lives in SQLite and is written in the change's own
+transaction, so the SQLite commit decides what is visible: a segment file written before a
+crash or a rollback is referenced by nothing and is swept by the next change, and a file
+that is referenced but lost or damaged makes the reader rebuild from SQLite's vectors.
+Segment files are immutable, so readers of older generations keep the ones they loaded.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.vector_index.base import Hits, Tombstones, VectorIndex
+from index.vector_index.factory import Policy, backend
+
+MAX_SEGMENTS = 8  # more than this, and the smallest are merged
+MAX_MERGED = 500_000  # segments this big are not merged for their number (Lucene's cap):
+# a merge that builds an HNSW graph of half a million vectors already takes minutes
+MAX_DELETED = 1 / 3  # share of a segment deleted before it is rewritten without them
+FILE_PREFIX = "vectors-"  # file names: vectors-<generation>-<random>.faiss
+
+CATALOG = (  # statement by statement: executescript would commit the change's transaction
+    "CREATE TABLE IF NOT EXISTS vector_segments"
+    " (name TEXT PRIMARY KEY, kind TEXT NOT NULL, rows INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS vector_deletes (segment TEXT NOT NULL, window INTEGER NOT NULL,"
+    " PRIMARY KEY (segment, window)) WITHOUT ROWID",
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment file's index and the windows of it deleted since it was written."""
+
+    name: str  # file name in the KB folder; "" for one rebuilt in memory, not on disk
+    index: VectorIndex
+    deleted: Tombstones
+
+    @property
+    def live(self) -> int:
+        return len(self.index) - len(self.deleted)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> Hits:
+        if allowed is not None:
+            held = self.index.ids()
+            found = np.searchsorted(held, allowed).clip(max=len(held) - 1)
+            allowed = allowed[held[found] == allowed]
+            if len(self.deleted):
+                allowed = self.deleted.live(allowed)
+        return self.index.search(query, k, allowed, self.deleted)
+
+    def live_ids(self) -> np.ndarray:
+        return self.deleted.live(self.index.ids()) if len(self.deleted) else self.index.ids()
+
+
+@dataclass
+class SegmentedIndex:
+    """The vector index of one committed state: what a search of that state reads."""
+
+    dim: int
+    segments: list[Segment] = field(default_factory=list)
+    on_disk: bool = True  # False: rebuilt in memory; the next change writes it out whole
+
+    def __len__(self) -> int:
+        return sum(s.live for s in self.segments)
+
+    def ids(self) -> np.ndarray:
+        """Every live window id."""
+        parts = [s.live_ids() for s in self.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(window id, cosine) best first; ``allowed`` restricts the ids searched."""
+        if k <= 0 or (allowed is not None and not len(allowed)):
+            return []
+        if allowed is not None:
+            allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+        hits = [hit for s in self.segments for hit in s.search(query, k, allowed)]
+        return sorted(hits, key=lambda hit: -hit[1])[:k]
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls, folder: Path, dim: int, db: sqlite3.Connection, loaded: dict[str, VectorIndex]
+    ) -> SegmentedIndex:
+        """The state ``db`` (in a read transaction) sees; ``loaded``: segments in memory
+        already, by name. Raises LookupError when a file is missing or does not match."""
+        segments = []
+        for name, kind, rows in _catalog(db):
+            index = loaded.get(name)
+            if index is None:
+                try:
+                    index = backend(kind).load(folder / name, dim)
+                except (FileNotFoundError, RuntimeError, ValueError) as error:
+                    raise LookupError(f"{name}: {error}") from error
+            if len(index) != rows:
+                raise LookupError(f"{name}: {len(index)} vectors, the catalog says {rows}")
+            deleted = db.execute("SELECT window FROM vector_deletes WHERE segment = ?", (name,))
+            ids = np.array([r[0] for r in deleted], dtype=np.int64)
+            segments.append(Segment(name, index, Tombstones(ids)))
+        return cls(dim, segments)
+
+    @classmethod
+    def rebuilt(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, policy: Policy):
+        """One in-memory segment of every window's vector (what SQLite holds)."""
+        if not len(ids):
+            return cls(dim, [], on_disk=False)
+        index = backend(policy.kind_for(len(ids))).build(dim, ids, vectors)
+        return cls(dim, [Segment("", index, Tombstones(np.zeros(0)))], on_disk=False)
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def changed(
+        self, removed: np.ndarray, added: np.ndarray, vectors: np.ndarray, generation: int,
+        policy: Policy,
+    ) -> Update:  # fmt: skip
+        """The next state: ``removed`` become tombstones, ``added`` a new segment; then
+        the merges that pay. Nothing is written here (see ``Update.commit``)."""
+        update = Update(generation, full=not self.on_disk)
+        segments = [self._tombstoned(s, removed, update) for s in self.segments]
+        if len(added):
+            index = backend(policy.kind_for(len(added))).build(
+                self.dim, added, vectors, self._approx(policy)
+            )
+            segments.append(update.new(Segment("", index, Tombstones(np.zeros(0)))))
+        segments = [s for s in segments if s.live or update.drop(s)]
+        for group in _merges(segments, full=update.full):
+            for s in group:
+                update.drop(s)
+                segments.remove(s)
+            segments.append(update.new(self._merged(group, policy)))
+        update.state = SegmentedIndex(self.dim, segments)
+        return update
+
+    def _tombstoned(self, segment: Segment, removed: np.ndarray, update: Update) -> Segment:
+        if not len(removed):
+            return segment
+        held = segment.live_ids()
+        found = np.searchsorted(held, removed).clip(max=max(len(held) - 1, 0))
+        gone = removed[held[found] == removed] if len(held) else removed[:0]
+        if not len(gone):
+            return segment
+        update.deletes.append((segment.name, gone))
+        deleted = Tombstones(np.union1d(segment.deleted.ids, gone))
+        return Segment(segment.name, segment.index, deleted)
+
+    def _approx(self, policy: Policy) -> VectorIndex | None:
+        """The largest approximate segment: new ones of its kind may borrow its training."""
+        approx = [s.index for s in self.segments if s.index.kind == policy.approx]
+        return max(approx, key=len, default=None)
+
+    def _merged(self, group: list[Segment], policy: Policy) -> Segment:
+        ids = np.concatenate([s.live_ids() for s in group])
+        vectors = np.vstack([s.index.vectors_of(s.live_ids()) for s in group])
+        like = max((s.index for s in group if s.index.kind == policy.approx), key=len,
+                   default=None) or self._approx(policy)  # fmt: skip
+        index = backend(policy.kind_for(len(ids))).build(self.dim, ids, vectors, like)
+        return Segment("", index, Tombstones(np.zeros(0)))
+
+
+def _merges(segments: list[Segment], full: bool) -> list[list[Segment]]:
+    """Groups of segments to merge: all of them into one when the state is not on disk yet;
+    else the smallest while there are too many (a group grows while the next segment is no
+    bigger than it, so merged sizes grow geometrically), and each segment a third deleted."""
+    if full:
+        return [list(segments)] if segments else []
+    groups = [[s] for s in segments if len(s.deleted) > MAX_DELETED * len(s.index)]
+    rest = sorted((s for s in segments if [s] not in groups), key=lambda s: s.live)
+    small = [s for s in rest if s.live < MAX_MERGED]
+    if len(rest) > MAX_SEGMENTS and len(small) > 1:
+        group = small[: max(2, len(rest) - MAX_SEGMENTS + 1)]
+        for s in small[len(group) :]:
+            size = sum(g.live for g in group)
+            if s.live > size or s.live + size > MAX_MERGED:
+                break
+            group.append(s)
+        if len(group) > 1:
+            groups.append(group)
+    return groups
+
+
+@dataclass
+class Update:
+    """What one change does to the vectors: segments to write and drop, tombstones to add."""
+
+    generation: int
+    full: bool = False
+    written: list[Segment] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    deletes: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    state: SegmentedIndex | None = None
+
+    def new(self, segment: Segment) -> Segment:
+        name = f"{FILE_PREFIX}{self.generation}-{secrets.token_hex(4)}.faiss"
+        named = Segment(name, segment.index, segment.deleted)
+        self.written.append(named)
+        return named
+
+    def drop(self, segment: Segment) -> bool:
+        """Drop a segment from the catalog (False, for use in a filter)."""
+        if segment in self.written:
+            self.written.remove(segment)
+        elif segment.name:
+            self.dropped.append(segment.name)
+        return False
+
+    def commit(self, folder: Path, db: sqlite3.Connection, paths: list[Path]) -> None:
+        """Write the new segment files, then the catalog rows, inside the caller's SQLite
+        transaction (whose commit makes them visible); ``paths`` gets each file as it is
+        begun, so a caller that fails can delete them."""
+        for statement in CATALOG:
+            db.execute(statement)
+        for segment in self.written:
+            paths += [folder / segment.name, (folder / segment.name).with_suffix(".tmp")]
+            segment.index.save(paths[-2])
+        if self.full:
+            db.execute("DELETE FROM vector_segments")
+            db.execute("DELETE FROM vector_deletes")
+        for name in self.dropped:
+            db.execute("DELETE FROM vector_segments WHERE name = ?", (name,))
+            db.execute("DELETE FROM vector_deletes WHERE segment = ?", (name,))
+        db.executemany(
+            "INSERT INTO vector_segments VALUES (?, ?, ?)",
+            [(s.name, s.index.kind, len(s.index)) for s in self.written],
+        )
+        dropped = set(self.dropped)
+        db.executemany(
+            "INSERT OR IGNORE INTO vector_deletes VALUES (?, ?)",
+            [(name, int(w)) for name, gone in self.deletes if name not in dropped and name
+             for w in gone],
+        )  # fmt: skip
+
+
+def sweep(folder: Path, keep: set[str]) -> None:
+    """Delete segment files no state in ``keep`` refers to (and leftovers of a crash)."""
+    for path in folder.glob(f"{FILE_PREFIX}*"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _has_catalog(db: sqlite3.Connection) -> bool:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'vector_segments'").fetchone()
+    return found is not None
+
+
+def _catalog(db: sqlite3.Connection) -> list[tuple[str, str, int]]:
+    if not _has_catalog(db):
+        return []
+    return [tuple(r) for r in db.execute("SELECT name, kind, rows FROM vector_segments")]
