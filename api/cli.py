@@ -242,22 +242,25 @@ def search(
     except (QueryError, FilterError) as error:
         typer.echo(f"policykb: {error}", err=True)
         raise typer.Exit(code=2) from None
+    results = searcher.kb.versions.with_validity([asdict(h) for h in hits], filters.in_force_on)
     if as_json:
-        results = searcher.kb.versions.with_validity([asdict(h) for h in hits], filters.in_force_on)
         typer.echo(
             json.dumps({"query": query, "mode": mode, "results": results}, ensure_ascii=False)
         )
         return
     console = Console()
-    for rank, hit in enumerate(hits, 1):
-        console.print(render_hit(rank, hit))
+    for rank, (hit, result) in enumerate(zip(hits, results, strict=True), 1):
+        console.print(render_hit(rank, hit, (result.get("validity") or {}).get("status_name")))
 
 
-def render_hit(rank: int, hit: SearchHit) -> Text:
-    """A result for the terminal: citation line, then the text with matches in bold."""
+def render_hit(rank: int, hit: SearchHit, status: str | None = None) -> Text:
+    """A result for the terminal: citation line (with the document's status, 现行有效 or
+    已废止…), then the text with matches in bold."""
     where = " ".join(x for x in (hit.level, hit.region) if x)
     path = " > ".join([*hit.path, hit.label] if hit.label else hit.path)
     out = Text(f"{rank}. {hit.doc_title}", style="bold")
+    if status:
+        out.append(f" 〔{status}〕", style="yellow")
     out.append(f" {hit.doc_number or ''} [{where}] {path}  ({hit.score:.4f})\n", style="dim")
     body = Text(hit.text.replace("\n", " "))
     if hit.highlight.sentence:

@@ -48,25 +48,28 @@ class RayConfig:
 
 @dataclass(frozen=True)
 class ModelCheck:
-    """What an actor's model must match: the KB's model name, dimension and a probe vector."""
+    """What an actor's model must match: the KB's model name, backend, dimension and a probe
+    vector."""
 
     source: str
     name: str
     dim: int
     probe: tuple[float, ...]
+    backend: str = "torch"
 
     @classmethod
     def of(cls, model: KbModel) -> ModelCheck:
         """The check for the KB's model, its probe vector computed by the KB's encoder."""
         probe = model.encoder.encode_passages([PROBE_TEXT])[0]
-        return cls(model.source, model.encoder.name, model.encoder.dim, tuple(probe.tolist()))
+        encoder = model.encoder
+        return cls(model.source, encoder.name, encoder.dim, tuple(probe.tolist()), encoder.backend)
 
     def verify(self, encoder: Encoder, node: str) -> None:
         """Raise RayEmbeddingError when ``encoder`` is not the KB's model."""
-        if (encoder.name, encoder.dim) != (self.name, self.dim):
+        if (encoder.name, encoder.dim, encoder.backend) != (self.name, self.dim, self.backend):
             raise RayEmbeddingError(
-                f"node {node}: model {encoder.name} ({encoder.dim}d) is not the KB's"
-                f" {self.name} ({self.dim}d)"
+                f"node {node}: model {encoder.name} ({encoder.dim}d, {encoder.backend}) is not"
+                f" the KB's {self.name} ({self.dim}d, {self.backend})"
             )
         cosine = float(encoder.encode_passages([PROBE_TEXT])[0] @ np.asarray(self.probe))
         if cosine < PROBE_MIN_COSINE:
@@ -80,7 +83,7 @@ class PassageEncoder:
     """The actor of the pool: loads the KB's model once, then encodes batches of texts."""
 
     def __init__(self, check: ModelCheck):
-        self.encoder = load_encoder(check.source)
+        self.encoder = load_encoder(check.source, check.backend)
         _use_gpu_if_any(self.encoder)
         check.verify(self.encoder, ray.util.get_node_ip_address())
 

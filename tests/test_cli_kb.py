@@ -48,6 +48,19 @@ def test_search_refuses_bad_input(corpus_kb):
     assert result.exit_code == 2 and "level" in result.stderr
 
 
+def test_plain_search_shows_each_documents_status(corpus_kb):
+    kb = str(corpus_kb.folder)
+    shown = runner.invoke(app, ["search", "产教融合", "--kb", kb, "--status", "all", "-k", "10"])
+    body = json.loads(
+        runner.invoke(
+            app, ["search", "产教融合", "--kb", kb, "--status", "all", "-k", "10", "--json"]
+        ).stdout
+    )
+    names = {r["validity"]["status_name"] for r in body["results"]}
+    assert shown.exit_code == 0 and names
+    assert all(f"〔{name}〕" in shown.stdout for name in names)
+
+
 def test_another_model_is_refused(corpus_kb):
     result = runner.invoke(app, ["search", "产教融合", "--kb", str(corpus_kb.folder),
                                  "--model", "BAAI/bge-small-zh-v1.5"])  # fmt: skip

@@ -30,9 +30,10 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from index.kb import DB_FILE, IngestReport, KnowledgeBase
-from index.ray_embedding import RayConfig, RayEmbedder
+from index.ray_embedding import ModelCheck, RayConfig, RayEmbedder, RayEmbeddingError
 from index.search import Searcher
 from tests.conftest import CORPUS, ROOT, SEEDS, free_port
+from tests.fake_encoder import FakeEncoder
 
 RAY = Path(sys.executable).with_name("ray")
 ACTOR_TITLE = "ray::MapWorker(MapBatches(PassageEncoder))"
@@ -376,3 +377,10 @@ def test_without_ray_the_option_off_imports_no_ray(corpus_kb, tmp_path):
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "True False"
+
+
+def test_an_actor_on_another_backend_is_refused():
+    encoder = FakeEncoder()
+    check = ModelCheck("fake", encoder.name, encoder.dim, (0.0,) * encoder.dim, "openvino")
+    with pytest.raises(RayEmbeddingError, match=r"torch.*openvino"):
+        check.verify(encoder, "node-1")
