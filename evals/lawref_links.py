@@ -7,7 +7,7 @@ top-1 recall and "none" precision/recall per article:
 
 - with the shipped model (index/data/link_model.json, fitted on these articles by ``--fit``),
   on every labelled article;
-- leaving one province out: the model is fitted (index.link_training.fit) on the other
+- leaving one province out: the model is fitted (training.link_model.fit) on the other
   provinces' pairs and measured on the held-out province's; the pooled row adds up the folds'
   counts, so every article is measured by a fit that never saw its pair.
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.kb import KnowledgeBase
-from index.link_training import Example, Tally, fit, format_metrics, save_model, tally
 from index.links import Linker, article_labels, link_model
+from training.link_model import Example, Tally, fit, format_metrics, save_model, tally
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "tests" / "eval" / "lawref_links" / "gold.jsonl"

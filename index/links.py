@@ -17,7 +17,7 @@ closest to it (document centroids), ranked by a logistic model over five pieces 
 A clause about its own document only (本办法自…起施行, 本办法由…解释, 为实施《X》，结合本市实际，
 制定本办法) carries out no clause of X and gets no source, however alike the wording.
 
-The weights and the "none" threshold are fitted on labelled pairs (index.link_training) and
+The weights and the "none" threshold are fitted on labelled pairs (training.link_model) and
 kept in index/data/link_model.json.
 """
 

@@ -20,7 +20,7 @@ from ingest.models import Repeal, Validity
 
 SIDECAR_FIELDS = {"valid_from", "valid_to", "expired"}
 CATALOGUE = "db.sqlite3"  # LawRefBook's catalogue at the root of its folders
-READ_CATALOGUES = True  # False: the text alone (index.version_evaluation --text-only)
+READ_CATALOGUES = True  # False: the text alone (evals.versions --text-only)
 _ANY_DATE = rf"(?:{DATE.pattern}|{CN_DATE.pattern})"
 _SELF = (
     r"本(?:法|条例|规定|办法|细则|实施细则|方案|实施方案|意见|实施意见|通知|措施|若干措施|决定"

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from index.encoders import load_encoder, precision_of
+from index.encoders.base import DEFAULT_MODEL_PATH
 from index.encoders.openvino import OpenVinoEncoder, openvino_file
 from index.encoders.torch import SentenceTransformerEncoder
 from index.kb import KnowledgeBase
 from index.manifest import FILENAME, Manifest, ManifestMismatch
-from index.offline_model import DEFAULT_MODEL_PATH
 from index.windows import windows
 from ingest.pipeline import parse_file
 from tests.conftest import SEEDS

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from index.evaluation import evaluate, load_qrels, load_queries, mrr_at, recall_at, score_run
+from evals.retrieval import evaluate, load_qrels, load_queries, score_run
 from index.search import Searcher
 from tests.conftest import ROOT
 
 EVAL = ROOT / "tests" / "eval"
-
-
-def test_recall_and_mrr_by_hand():
-    ranked = ["a", "x", "b", "y", "z"]
-    assert recall_at(ranked, {"a", "b"}, 1) == 0.5
-    assert recall_at(ranked, {"a", "b"}, 5) == 1.0
-    assert recall_at(ranked, {"q"}, 5) == 0.0
-    assert mrr_at(ranked, {"b"}, 10) == pytest.approx(1 / 3)
-    assert mrr_at(ranked, {"b"}, 2) == 0.0
 
 
 def test_score_run_averages_over_judged_queries():

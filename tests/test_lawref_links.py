@@ -9,10 +9,10 @@ import pytest
 
 from evals.lawref_links import LAWREF, build_examples, law_files, load_gold
 from index.kb import KnowledgeBase
-from index.link_training import Example, Tally, fit, tally
 from index.links import FEATURES, Candidate, article_labels, is_own_document_clause
 from ingest.pipeline import parse_file
 from tests.conftest import shared
+from training.link_model import Example, Tally, fit, tally
 
 
 @pytest.fixture(scope="module")

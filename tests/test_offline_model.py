@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from index.offline_model import DEFAULT_MODEL_PATH, Q4_BLOCK, dequantize_q4
+from index.encoders.base import DEFAULT_MODEL_PATH
+from training.offline_model import Q4_BLOCK, dequantize_q4
 
 
 def test_dequantize_q4_low_nibble_first_then_high():

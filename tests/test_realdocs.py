@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.realdocs import FIELDS, DocResult, evaluate, field_accuracy, same_field, tag_scores
+from evals.realdocs import FIELDS, DocResult, evaluate, field_accuracy, same_field, tag_scores
 from tests.conftest import shared
 
 # Share of the 70 documents with each field right (measured: 1.00 for every field).

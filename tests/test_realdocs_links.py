@@ -1,7 +1,7 @@
 """Cross-level links on real documents: the 7 implementing pairs of ../shared/realdocs.
 
 One KB of the pairs' 14 files with the real model, built once for the module. Floors sit a
-little under what `make eval` measures (python -m index.realdocs_links), so a change that links
+little under what `make eval` measures (python -m evals.realdocs_links), so a change that links
 real documents worse fails here, and one that links them better should raise them.
 """
 
@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index import link_views
-from index.kb import KnowledgeBase
-from index.links import implemented_keys
-from index.realdocs_links import (
+from evals.realdocs_links import (
     PairResult,
     build_kb,
     evaluate_pairs,
@@ -22,6 +19,9 @@ from index.realdocs_links import (
     load_pairs,
     measure_scores,
 )
+from index import link_views
+from index.kb import KnowledgeBase
+from index.links import implemented_keys
 from tests.conftest import shared
 from tests.fake_encoder import FakeEncoder
 

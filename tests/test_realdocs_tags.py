@@ -1,7 +1,7 @@
 """Unit and target tags on the real documents' gold samples (../shared/realdocs).
 
 Only the documents with sampled tags are parsed (no scans among them, so no OCR). Floors sit a
-little under what ``python -m ingest.realdocs ../shared/realdocs`` measures; most of what is
+little under what ``python -m evals.realdocs ../shared/realdocs`` measures; most of what is
 still missed or extra comes from paragraphs the clause tree folds into the clause above
 (the gold names paragraphs), not from the tags.
 """
@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from ingest.realdocs import DocResult, evaluate, load_gold, tag_scores
+from evals.realdocs import DocResult, evaluate, load_gold, tag_scores
 from tests.conftest import shared
 
 UNIT_FLOOR = (0.95, 0.95)  # precision, recall; measured 0.959, 0.959

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.evaluation import Score, same_metric, score_targets, score_units
+from evals.tags import Score, same_metric, score_targets, score_units
 from ingest.models import Clause, Document, Level, ParsedDocument, Role, Target, UnitTag
 
 

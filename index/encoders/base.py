@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from index.offline_model import DEFAULT_MODEL_PATH
+# The default model: multilingual-e5-small, rebuilt offline into the model cache by
+# ``make model`` (training/offline_model.py), since the Hugging Face hub is out of reach.
+MODEL_NAME = "multilingual-e5-small"
+MODEL_CACHE = Path(
+    os.environ.get("POLICYKB_MODEL_CACHE", Path.home() / ".cache" / "policykb" / "models")
+)
+DEFAULT_MODEL_PATH = MODEL_CACHE / MODEL_NAME
 
 
 def default_model() -> str:

@@ -1,7 +1,7 @@
 """The OpenVINO backend: the model's int8 form, built once by ``make model``, run on the CPU.
 
 The form is one graph (transformer, mean pooling, L2 normalisation) whose linear layers
-hold int8 weights (NNCF weight compression, no calibration data): index/offline_model.py
+hold int8 weights (NNCF weight compression, no calibration data): training/offline_model.py
 writes it into ``<model>/openvino/``. Texts are tokenised with the model's own
 tokenizer.json and the prompts of its sentence-transformers config.
 """
@@ -25,7 +25,7 @@ def openvino_file(model_folder: Path) -> Path:
 
 
 class OpenVinoEncoder(BatchedEncoder):
-    """A local sentence-transformers model's int8 OpenVINO form (see index/offline_model.py)."""
+    """A local sentence-transformers model's int8 OpenVINO form (see training/offline_model.py)."""
 
     backend, precision = "openvino", "int8"
 
@@ -43,7 +43,7 @@ class OpenVinoEncoder(BatchedEncoder):
         if xml is None or not xml.exists():
             raise FileNotFoundError(
                 f"no OpenVINO int8 form of {name_or_path}: run `make model` (or"
-                f" `python -m index.offline_model {name_or_path}`) to build it"
+                f" `python -m training.offline_model {name_or_path}`) to build it"
             )
         self.model = openvino.Core().compile_model(str(xml), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

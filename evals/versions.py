@@ -2,7 +2,7 @@
 version grouping (over pairs of documents) and of each status, and the accuracy of article
 alignment between versions.
 
-    python -m index.version_evaluation tests/eval/versions [--corpus ../shared/corpora/lawrefbook]
+    python -m evals.versions tests/eval/versions [--corpus ../shared/corpora/lawrefbook]
 
 Documents are parsed as ingest parses them (sidecar, catalogue, text) and resolved by the
 same code the KB runs after every write (index.versions.resolve); no model is needed.

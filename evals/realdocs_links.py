@@ -1,6 +1,6 @@
 """Cross-level linking on real documents: the implementing pairs of ../shared/realdocs.
 
-``python -m index.realdocs_links ../shared/realdocs --kb DIR`` (part of ``make eval``)
+``python -m evals.realdocs_links ../shared/realdocs --kb DIR`` (part of ``make eval``)
 ingests the 14 files of the 7 pairs (pairs.jsonl) into the KB at DIR with the real model —
 a KB holding other documents is refused; one holding these is relinked with the current code —
 and prints, per pair and overall:
@@ -15,10 +15,10 @@ and prints, per pair and overall:
 Then, over all 70 documents and from parsing alone, precision and recall of the gold
 ``implements`` titles: against the citations the KB would call "implements"
 (index.links.citation_relations) and against any citation. Titles match once whitespace is
-removed and 〈〉/《》 and brackets are folded (ingest.realdocs.title_key).
+removed and 〈〉/《》 and brackets are folded (evals.realdocs.title_key).
 
 Which clause is right: the clause the gold start names (label + text, whitespace removed, as
-ingest.realdocs finds it); when no clause starts so, the clause whose text holds the start (a
+evals.realdocs finds it); when no clause starts so, the clause whose text holds the start (a
 paragraph our parser keeps inside its article: "依照前款…" is in 第二十四条). A source is right
 when it is that clause or one of its descendants (an item of the article the gold names).
 Ancestors do not count: an item's parent item is a broader measure, not the one carried out.
@@ -31,13 +31,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from evals.realdocs import cited_titles, clause_of, key, load_gold, score_titles
 from index import link_views
 from index.kb import KnowledgeBase
 from index.links import Linker, citation_relations
 from ingest.models import ParsedDocument
 from ingest.pipeline import parse_file
 from ingest.readers.base import IngestError
-from ingest.realdocs import cited_titles, clause_of, key, load_gold, score_titles
 
 TOP_K = 3  # sources the KB keeps per clause
 SCORES = ("top1", "recall@3", "none", "ranked@1", "ranked@3")
@@ -217,7 +217,7 @@ def implements_scores(folder: Path, files: set[str] | None = None) -> dict[str, 
 
 def _titles(parsed: ParsedDocument | None) -> dict[str, list[str]]:
     """Titles the document says it implements (as the KB relates citations), and every title
-    its clauses cite (as ingest.realdocs counts them)."""
+    its clauses cite (as evals.realdocs counts them)."""
     if parsed is None:
         return {"implements": [], "any citation": []}
     doc = parsed.document

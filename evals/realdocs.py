@@ -1,10 +1,10 @@
 """Parsing quality on real government documents with hand-checked gold (../shared/realdocs).
 
-``python -m ingest.realdocs ../shared/realdocs`` (part of ``make eval``) parses every file of
+``python -m evals.realdocs ../shared/realdocs`` (part of ``make eval``) parses every file of
 the set and prints per-field accuracy (title, 文号, issuers, date, level, region) overall, by
 format and by level, then unit and target precision and recall on the gold samples, then how
 many of the gold ``implements`` titles the document cites at all (any citation: an upper bound
-for the "implements" relation, which index.realdocs_links measures).
+for the "implements" relation, which evals.realdocs_links measures).
 
 How a field counts as right: text fields compare on the normalised form with all whitespace
 removed and brackets folded (〔〕 = ()); issuers as a set; a region also when ours names the
@@ -25,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.evaluation import find_by_start
+from evals.tags import find_by_start
 from ingest.models import Clause, ParsedDocument, Role
 from ingest.pipeline import parse_file
 from ingest.readers.base import IngestError

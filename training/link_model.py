@@ -1,6 +1,6 @@
 """Fit and measure the link model on labelled local → source clause pairs.
 
-``python -m index.link_training tests/eval --kb DIR`` (part of ``make eval``) prints, for the
+``python -m training.link_model tests/eval --kb DIR`` (part of ``make eval``) prints, for the
 labelled local clauses of tests/eval/links.jsonl:
 
 - top-1 precision (of the clauses given a source, the share whose first source is labelled)
@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+import index
+from evals.tags import find_by_start
 from index.kb import KnowledgeBase
 from index.links import FEATURES, Candidate, Linker, link_score
-from ingest.evaluation import find_by_start
 
-MODEL_PATH = Path(__file__).parent / "data" / "link_model.json"
+# The model the runtime links with (index.links.link_model reads it): written here, read there.
+MODEL_PATH = Path(index.__file__).parent / "data" / "link_model.json"
 
 
 @dataclass
@@ -173,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| labelled local clauses | top-1 P | top-1 R | none P | none R |")
     print("|---|---|---|---|---|")
     if args.fit:
-        model = save_model(fit(examples), "python -m index.link_training --fit")
+        model = save_model(fit(examples), "python -m training.link_model --fit")
         for held_out in sorted({ex.doc for ex in examples}):
             train = [ex for ex in examples if ex.doc != held_out]
             test = [ex for ex in examples if ex.doc == held_out]

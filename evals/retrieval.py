@@ -1,8 +1,8 @@
 """Retrieval evaluation in the BEIR layout: queries.jsonl, qrels/test.tsv, metrics per mode.
 
-``python -m index.evaluation [EVAL_DIR] --kb DIR`` (what ``make eval`` runs) prints
-Recall@1/5/10 and MRR@10 for dense, BM25 and hybrid side by side, overall and per kind
-of query (research questions, unit ownership, exact wording).
+``python -m evals.retrieval [EVAL_DIR] --kb DIR`` (what ``make eval`` runs) prints
+Recall@1/5/10 and MRR@10 (evals.metrics) for dense, BM25 and hybrid side by side, overall
+and per kind of query (research questions, unit ownership, exact wording).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from evals.metrics import score
 from index.kb import KnowledgeBase
 from index.search import Searcher
 
@@ -47,26 +48,10 @@ def load_qrels(path: Path) -> dict[str, set[str]]:
     return dict(qrels)
 
 
-def recall_at(ranked: list[str], relevant: set[str], k: int) -> float:
-    """Share of the relevant clauses found in the first k."""
-    return len(set(ranked[:k]) & relevant) / len(relevant) if relevant else 0.0
-
-
-def mrr_at(ranked: list[str], relevant: set[str], k: int) -> float:
-    """1 / rank of the first relevant clause within the first k, else 0."""
-    return next((1 / rank for rank, c in enumerate(ranked[:k], 1) if c in relevant), 0.0)
-
-
 def score_run(run: dict[str, list[str]], qrels: dict[str, set[str]]) -> dict[str, float]:
-    """Mean Recall@1/5/10 and MRR@10 over the queries that have qrels."""
-    scored = [q for q in run if q in qrels]
-    totals: dict[str, float] = defaultdict(float)
-    for query_id in scored:
-        ranked, relevant = run[query_id], qrels[query_id]
-        for k in CUTOFFS:
-            totals[f"R@{k}"] += recall_at(ranked, relevant, k)
-        totals["MRR@10"] += mrr_at(ranked, relevant, 10)
-    return {name: value / len(scored) for name, value in totals.items()} if scored else {}
+    """Mean Recall@1/5/10 and MRR@10 over the queries of ``run`` that have qrels (a group's)."""
+    judged = {query_id: qrels[query_id] for query_id in run if query_id in qrels}
+    return score(run, judged, recall_cutoffs=CUTOFFS, mrr_cutoff=10)
 
 
 def make_run(searcher: Searcher, queries: list[Query], mode: str) -> dict[str, list[str]]:
