@@ -1,7 +1,7 @@
 """Dense, BM25, exact-wording and hybrid search over a KnowledgeBase.
 
 Dense search ranks windows by cosine and keeps each clause's best window. BM25 runs in
-SQLite FTS5 over jieba words. Hybrid fuses the two rankings by reciprocal rank fusion;
+SQLite FTS5 over jieba words. Hybrid fuses the two rankings by weighted reciprocal rank fusion;
 clauses that contain the query's exact wording go first for wording queries.
 """
 
@@ -29,6 +29,9 @@ from ingest.units import UnitResolver
 
 MODES = ("hybrid", "dense", "bm25", "phrase")
 RRF_K = 60  # the constant of Cormack et al. (2009): damps the top ranks' dominance
+# Weight of each retriever's list in the fusion (a list not named weighs 1). They sum to 2,
+# so a clause first in both lists scores 2 / (RRF_K + 1) whatever the split.
+FUSION_WEIGHTS = {"dense": 1.0, "bm25": 1.0}
 MAX_QUERY_CHARS = 500
 MAX_HIGHLIGHT_CHARS = 20_000  # characters of one hit's text scanned for marks
 _QUESTION = re.compile(r"[?？]|吗$|哪些|什么|怎么|如何|是否")
@@ -211,8 +214,15 @@ def _ranked(candidates: list[_Candidate], name: str) -> list[_Candidate]:
     return candidates
 
 
-def _fuse(lists: dict[str, list[_Candidate]]) -> list[_Candidate]:
-    """Reciprocal rank fusion: score = Σ 1 / (RRF_K + rank) over the lists a clause is in."""
+def _fuse(
+    lists: dict[str, list[_Candidate]],
+    weights: dict[str, float] | None = None,
+    k: int | None = None,
+) -> list[_Candidate]:
+    """Weighted reciprocal rank fusion: score = Σ w_list / (k + rank) over the lists a clause
+    is in (Cormack et al. 2009 with per-list weights; FUSION_WEIGHTS and RRF_K unless given)."""
+    weights = FUSION_WEIGHTS if weights is None else weights
+    k = RRF_K if k is None else k
     fused: dict[int, _Candidate] = {}
     for candidates in lists.values():
         for candidate in candidates:
@@ -220,7 +230,9 @@ def _fuse(lists: dict[str, list[_Candidate]]) -> list[_Candidate]:
             merged.ranks.update(candidate.ranks)
             merged.window = merged.window or candidate.window
     for merged in fused.values():
-        merged.score = sum(1 / (RRF_K + rank) for rank in merged.ranks.values())
+        merged.score = sum(
+            weights.get(name, 1.0) / (k + rank) for name, rank in merged.ranks.items()
+        )
     return sorted(fused.values(), key=lambda c: -c.score)
 
 

@@ -127,3 +127,57 @@ def test_ranking_is_what_search_returns(tmp_path):
             assert [ids[c] for c in searcher.ranking(query, 20, mode=mode)] == hits
             assert hits, (mode, query)
     kb.close()
+
+
+def test_weighted_rrf_against_hand_computed_scores():
+    """score = Σ w_list / (k + rank): a heavy dense weight lifts dense's first clause over the
+    clause both lists hold, which plain RRF puts first."""
+    from index.search import FUSION_WEIGHTS, _Candidate, _fuse
+
+    def lists():
+        dense = [_Candidate(c, ranks={"dense": r}) for r, c in enumerate([1, 3, 2], 1)]
+        bm25 = [_Candidate(c, ranks={"bm25": r}) for r, c in enumerate([2, 4], 1)]
+        return {"dense": dense, "bm25": bm25}
+
+    plain = _fuse(lists(), {"dense": 1.0, "bm25": 1.0}, k=10)
+    assert [c.clause for c in plain] == [2, 1, 3, 4]
+    assert plain[0].score == pytest.approx(1 / 13 + 1 / 11)
+    weighted = _fuse(lists(), {"dense": 1.8, "bm25": 0.2}, k=10)
+    assert [c.clause for c in weighted] == [1, 2, 3, 4]
+    assert [c.score for c in weighted] == pytest.approx(
+        [1.8 / 11, 1.8 / 13 + 0.2 / 11, 1.8 / 12, 0.2 / 12]
+    )
+    assert weighted[1].ranks == {"dense": 3, "bm25": 1}
+    assert sum(FUSION_WEIGHTS.values()) == pytest.approx(2.0)  # the scale of plain RRF
+
+
+def test_fusion_replay_and_convex_combination_by_hand():
+    from evals.stard_fusion import Hit, convex, rrf
+
+    lists = {
+        "dense": [Hit("a", "法#1", 0.9), Hit("b", "法#2", 0.8), Hit("c", "法#3", 0.5)],
+        "bm25": [Hit("b", "法#2", 30.0), Hit("d", "法#4", 10.0)],
+    }
+    # min-max: dense a 1, b .75, c 0; bm25 b 1, d 0. w = .5: b .875, a .5, c 0, d 0
+    assert convex(0.5)(lists) == ["b", "a", "c", "d"]
+    assert convex(1.0)(lists)[:3] == ["a", "b", "c"]
+    # RRF k=60, equal weights: b 1/62 + 1/61 first; a 1/61; d 1/62 ties c 1/63 → d
+    assert rrf(0.5, 60)(lists) == ["b", "a", "d", "c"]
+    assert rrf(0.0, 60)(lists)[:2] == ["b", "d"]
+
+
+def test_a_fused_eval_mode_sets_the_fusion_for_its_run_only():
+    import index.search as search
+    from evals.stard import searched_as
+
+    def fusion():
+        return search.FUSION_WEIGHTS, search.RRF_K
+
+    shipped = fusion()
+    with searched_as("hybrid@w0.7k30") as mode:
+        weights, k = fusion()
+        assert mode == "hybrid" and k == 30
+        assert weights == pytest.approx({"dense": 1.4, "bm25": 0.6})
+    assert fusion() == shipped
+    with searched_as("dense") as mode:
+        assert mode == "dense"
