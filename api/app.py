@@ -42,7 +42,8 @@ from index.search import MAX_QUERY_CHARS, MODES, QueryError
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
-    """The app for the KB in ``settings.home`` (or an open ``kb``)."""
+    """The app for the KB in ``settings.home`` (or an open ``kb``). Called without arguments,
+    it is the factory each `serve --workers N` process runs: settings from POLICYKB_*."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -142,7 +143,7 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/health", response_model=Health)
     def health(kb: Reader) -> dict:
         model = kb.manifest.model if kb.manifest else None
-        return {"status": "ok", **kb.stats(), "model": model}
+        return {"status": "ok", **kb.stats(), "model": model, "worker": os.getpid()}
 
 
 def _answer(request: Request, status: int, body: dict, headers=None) -> Response:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
 from api.deps import get_kb, get_settings
+from api.jobs import jobs_db
 from index.tokens import TokenStore
 
 COOKIE = "policykb_token"
@@ -102,32 +103,34 @@ def _origin_of(url: str | None) -> str | None:
 
 
 class WriteRate:
-    """At most ``per_minute`` writes per token in any 60 seconds; 429 with Retry-After past it."""
+    """At most ``per_minute`` writes per token in any 60 seconds, counted in the KB's
+    jobs.sqlite so that the limit holds across worker processes; 429 with Retry-After past it."""
 
-    def __init__(self, per_minute: int):
+    def __init__(self, per_minute: int, folder: Path):
         self.per_minute = per_minute
-        self._times: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.folder = folder
 
     def take(self, writer: Writer) -> None:
-        now = time.monotonic()
-        with self._lock:
-            times = self._times.setdefault(writer.name, deque())
-            while times and times[0] <= now - 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                wait = math.ceil(times[0] + 60 - now)
+        now = time.time()
+        with jobs_db(self.folder, immediate=True) as db:
+            db.execute("DELETE FROM write_attempts WHERE at <= ?", (now - 60,))
+            rows = db.execute("SELECT at FROM write_attempts WHERE token = ? ORDER BY at",
+                              (writer.name,)).fetchall()  # fmt: skip
+            times = [at for (at,) in rows]
+            if len(times) >= self.per_minute:  # the oldest of the last per_minute must age out
+                wait = max(1, math.ceil(times[-self.per_minute] + 60 - now))
                 raise Refused(429, f"at most {self.per_minute} writes a minute per token;"
                               f" try again in {wait} s", {"Retry-After": str(wait)})  # fmt: skip
-            times.append(now)
+            db.execute("INSERT INTO write_attempts VALUES (?, ?)", (writer.name, now))
 
 
 def write_rate(request: Request) -> WriteRate:
-    """The app's one rate limiter, made on first use from the settings."""
+    """The app's rate limiter, made on first use from the settings."""
     state = request.app.state
     with _STATE_LOCK:
         if not hasattr(state, "write_rate"):
-            state.write_rate = WriteRate(get_settings(request).writes_per_minute)
+            state.write_rate = WriteRate(get_settings(request).writes_per_minute,
+                                         get_kb(request).folder)  # fmt: skip
     return state.write_rate
 
 

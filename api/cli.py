@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -275,23 +276,60 @@ def render_hit(rank: int, hit: SearchHit, status: str | None = None) -> Text:
     return out
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, max=64, help="worker processes, each with its own"
+                 " interpreter, KB and model [default: POLICYKB_WORKERS, else one per core]."),
+]  # fmt: skip
+
+
 @app.command()
 def serve(
     kb: KbOption = None,
     host: Annotated[str | None, typer.Option("--host", help="[default: 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option("--port", help="[default: 8000]")] = None,
     model: ModelOption = None,
+    workers: WorkersOption = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs) with uvicorn."""
+    """Serve the HTTP API (OpenAPI docs at /docs) with uvicorn, in one or more processes."""
+    overrides = {"home": kb and kb.resolve(), "host": host, "port": port, "model": model,
+                 "workers": workers}  # fmt: skip
+    overrides = {name: value for name, value in overrides.items() if value is not None}
+    settings = Settings().model_copy(update=overrides)
+    knowledge_base = open_kb(settings.home, settings.model)  # a wrong model exits here, once
+    if settings.workers == 1:
+        import uvicorn
+
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings, knowledge_base), host=settings.host, port=settings.port)
+        return
+    knowledge_base.close()
+    # Each worker is a fresh interpreter (spawned) that builds its own app from POLICYKB_*.
+    os.environ.update({f"POLICYKB_{name.upper()}": str(v) for name, v in overrides.items()})
+    _serve_workers(settings)
+
+
+def _serve_workers(settings: Settings) -> None:
+    """uvicorn's supervisor and ``settings.workers`` workers on one listening socket.
+
+    What ``uvicorn.run(..., workers=N)`` does, with the socket fixed: uvicorn binds it with
+    protocol 0, so asyncio never sets TCP_NODELAY on the connections it accepts, and every
+    keep-alive response waits about 40 ms for the client's delayed ACK (uvicorn issue #3149).
+    A worker that misses the supervisor's ping is killed and restarted: on a busy machine a
+    loaded worker may answer late, so it gets 30 s, not uvicorn's 5.
+    """
+    import socket
+
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from api.app import create_app
-
-    settings = Settings()
-    overrides = {"home": kb, "host": host, "port": port, "model": model}
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    knowledge_base = open_kb(settings.home, settings.model)
-    uvicorn.run(create_app(settings, knowledge_base), host=settings.host, port=settings.port)
+    config = uvicorn.Config("api.app:create_app", factory=True, workers=settings.workers,
+                            host=settings.host, port=settings.port,
+                            timeout_worker_healthcheck=30)  # fmt: skip
+    bound = config.bind_socket()
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, bound.detach())
+    Multiprocess(config, sockets=[listener]).run()  # signals stop it and its workers
 
 
 for command in (

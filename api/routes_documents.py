@@ -27,7 +27,7 @@ from api.auth import (
     web_writer,
 )
 from api.deps import KB, Reader, SettingsDep, get_kb, get_settings
-from api.jobs import Job, WriterBusy, app_writes
+from api.jobs import KEPT_JOBS, Job, WriterBusy, app_writes
 from api.uploads import Incoming, Refusal, UploadLimits, Vetted, vet, with_doc_id
 from api.web import templates
 from index.kb import UPLOADS, KnowledgeBase
@@ -101,7 +101,7 @@ def _start_ingest(
         job = app_writes(request).ingest(kb, vetted.accepted, vetted.rejected, writer.name,
                                          kb.folder / UPLOADS)  # fmt: skip
     except WriterBusy as busy:
-        raise Refused(409, str(busy), extra={"job": busy.job.id}) from None
+        raise Refused(409, str(busy), extra={"job": busy.job_id}) from None
     except OSError as error:
         raise Refused(507, f"the upload could not be stored: {error.strerror}") from None
     return job, vetted
@@ -111,7 +111,7 @@ def _remove(request: Request, kb: KnowledgeBase, doc_id: str, writer: Writer) ->
     try:
         job = app_writes(request).remove(kb, doc_id, writer.name, kb.folder / UPLOADS)
     except WriterBusy as busy:
-        raise Refused(409, str(busy), extra={"job": busy.job.id}) from None
+        raise Refused(409, str(busy), extra={"job": busy.job_id}) from None
     if job.state == "failed":  # a report without the document: it was not in the KB
         raise Refused(500 if job.report is None else 404, job.error or "not removed",
                       extra={"job": job.id})  # fmt: skip
@@ -121,7 +121,7 @@ def _remove(request: Request, kb: KnowledgeBase, doc_id: str, writer: Writer) ->
 def _job(request: Request, job_id: str) -> Job:
     job = app_writes(request).get(job_id)
     if job is None:
-        raise Refused(404, f"no job {job_id!r} (jobs are kept until the server restarts)")
+        raise Refused(404, f"no job {job_id!r} (the KB keeps its last {KEPT_JOBS} jobs)")
     return job
 
 

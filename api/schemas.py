@@ -109,6 +109,7 @@ class Health(BaseModel):
     vectors: int
     generation: int = Field(description="the committed state served: +1 per ingest or remove")
     model: str | None
+    worker: int = Field(description="the server process (pid) that answered")
 
 
 class UnitSummary(BaseModel):

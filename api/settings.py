@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     serve_threads: int = Field(
         default=1, ge=1, le=64,
         description="torch/FAISS threads one request uses in `serve`: requests run in parallel",
+    )  # fmt: skip
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
+        description="worker processes of `serve`, each with its own interpreter, KB and model;"
+        " default: one per core (1: a single process)",
     )  # fmt: skip
     ray_address: str | None = Field(
         default=None, description="Ray cluster of `ingest --ray`; default: a local Ray instance"

@@ -9,11 +9,12 @@ but 200), torn results (a hit whose clause does not resolve to the same text aft
 and how long after the ingest exits the server serves the new state.
 
     python bench/load.py [--kb DIR] [--seconds S] [--rounds R] [--clients 1,4,16,64]
-                         [--ingest N] [--ratio N]
+                         [--ingest N] [--ratio N] [--workers N]
 
 ``--ratio N`` measures only the scaling of /search: N clients against one, back to back on
 one server, ``--rounds`` times, and prints the median ratio (for a busy machine, where the
-full run's levels drift apart).
+full run's levels drift apart). ``--workers N`` is passed to `policykb serve` (default: one
+per core, as serve's own); the server's CPU is that of its supervisor and all its workers.
 
 The client runs on the same machine as the server: it takes part of the CPU too.
 """
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -94,31 +96,58 @@ def policykb(*args: str) -> list[str]:
     return [sys.executable, "-m", "api.cli", *args]
 
 
-def start_server(kb: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """`policykb serve` on a free port; returns once /health answers."""
+def start_server(kb: Path, log: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """`policykb serve` on a free port; returns once every worker answers /health."""
     port = free_port()
     output = log.open("wb")  # the access log too: one line a request
-    server = subprocess.Popen(policykb("serve", "--kb", str(kb), "--port", str(port)),
-                              cwd=ROOT, stdout=output, stderr=output)  # fmt: skip
+    command = policykb("serve", "--kb", str(kb), "--port", str(port), "--workers", str(workers))
+    # A session of its own: killing it (os.killpg) stops the supervisor and its workers.
+    server = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=output,
+                              start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600
+    seen: set[int] = set()
     while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
+        try:  # a new connection each time: each goes to whichever worker accepts it
+            seen.add(httpx.get(f"{url}/health").json()["worker"])
+            if len(seen) >= workers:
                 return server, url
         except httpx.TransportError:
             time.sleep(0.5)
-    server.kill()
+    os.killpg(server.pid, signal.SIGKILL)
     raise SystemExit(f"the server did not come up:\n{log.read_text()[-2000:]}")
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc), 0 when unknown."""
+def _stat(pid: int | str | None) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, …), [] if gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants: `serve --workers N` runs a supervisor and N workers."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)):
+            parents[int(entry.name)] = int(fields[1])
+    tree = [pid]
+    for member in tree:
+        tree += [child for child, parent in parents.items() if parent == member]
+    return tree
+
+
+def cpu_seconds(pid: int | None, tree: bool = False) -> float:
+    """User + system CPU seconds of a process (and with ``tree`` its descendants) so far
+    (Linux /proc), 0 when unknown."""
+    if pid is None:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0
+    for member in process_tree(pid) if tree else [pid]:
+        if fields := _stat(member):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def hammer(url: str, run: Run, paths: list[str], until: threading.Event,
@@ -152,13 +181,14 @@ def hammer(url: str, run: Run, paths: list[str], until: threading.Event,
             run.hits.update(found)
 
     threads = [threading.Thread(target=client, args=(n * 7,)) for n in range(run.clients)]
-    started, cpu, own = time.perf_counter(), cpu_seconds(server), cpu_seconds(os.getpid())
+    own, cpu = cpu_seconds(os.getpid()), cpu_seconds(server, tree=True)
+    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     run.seconds += time.perf_counter() - started
-    run.server_cpu += cpu_seconds(server) - cpu
+    run.server_cpu += cpu_seconds(server, tree=True) - cpu
     run.client_cpu += cpu_seconds(os.getpid()) - own
     return run
 
@@ -236,13 +266,15 @@ def main() -> None:
         default=0,
         help="only /search at this many clients against one, back to back",
     )
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="`policykb serve --workers` [default: one per core]")  # fmt: skip
     args = parser.parse_args()
     build_kb(args.kb)
     levels = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         kb = Path(tmp) / "kb"
         shutil.copytree(args.kb, kb)
-        server, url = start_server(kb, Path(tmp) / "server.log")
+        server, url = start_server(kb, Path(tmp) / "server.log", args.workers)
         try:
             if args.ratio:
                 ratio(url, args, server.pid)
@@ -250,12 +282,16 @@ def main() -> None:
                 report(url, kb, levels, args, server.pid)
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 def report(url: str, kb: Path, levels: list[int], args, pid: int) -> None:
     health = httpx.get(f"{url}/health").json()
-    print(f"# load test: {os.cpu_count()} cores, python {platform.python_version()}"
+    print(f"# load test: {os.cpu_count()} cores, {args.workers} worker process(es),"
+          f" python {platform.python_version()}"
           f", load average before {os.getloadavg()[0]:.1f}; KB of corpus/: {health['documents']}"
           f" documents, {health['clauses']} clauses, {health['vectors']} vectors")  # fmt: skip
     searches = [f"/search?q={q}" for q in queries()]
@@ -305,7 +341,10 @@ def report(url: str, kb: Path, levels: list[int], args, pid: int) -> None:
 
 def ratio(url: str, args, pid: int) -> None:
     """/search at ``args.ratio`` clients against one client, back to back, ``args.rounds``
-    times: each round's ratio, then the medians."""
+    times: each round's ratio, then the medians as a table row."""
+    print(f"# /search, {args.ratio} clients against 1: {os.cpu_count()} cores,"
+          f" {args.workers} worker process(es), load average before"
+          f" {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
     searches = [f"/search?q={q}" for q in queries()]
     hammer(url, Run("warm-up", args.ratio), searches, timed(5))
     pairs = []
@@ -315,10 +354,27 @@ def ratio(url: str, args, pid: int) -> None:
         pairs.append((one, many))
         print(f"round {number}, load average {os.getloadavg()[0]:.1f}:"
               f" {one.throughput:.1f} vs {many.throughput:.1f} req/s ="
-              f" {many.throughput / one.throughput:.2f}×; server CPU ms/request"
-              f" {one.cpu_per_request:.0f} vs {many.cpu_per_request:.0f}", flush=True)  # fmt: skip
-    median = statistics.median(m.throughput / o.throughput for o, m in pairs)
-    print(f"median of {len(pairs)}: {args.ratio} clients = {median:.2f}× one client")
+              f" {many.throughput / one.throughput:.2f}×; p50/p95 {one.percentile(50):.0f}/"
+              f"{one.percentile(95):.0f} vs {many.percentile(50):.0f}/{many.percentile(95):.0f}"
+              f" ms; server CPU ms/request {one.cpu_per_request:.0f} vs"
+              f" {many.cpu_per_request:.0f}", flush=True)  # fmt: skip
+
+    def median(values) -> float:
+        return statistics.median(list(values))
+
+    ratios = median(m.throughput / o.throughput for o, m in pairs)
+    cells = []
+    for side in (0, 1):
+        runs = [pair[side] for pair in pairs]
+        cells += [f"{median(r.throughput for r in runs):.1f}",
+                  f"{median(r.percentile(50) for r in runs):.0f} / "
+                  f"{median(r.percentile(95) for r in runs):.0f}",
+                  f"{median(r.cpu_per_request for r in runs):.0f}"]  # fmt: skip
+    print(f"median of {len(pairs)}: {args.ratio} clients = {ratios:.2f}× one client;"
+          f" load average after {' '.join(f'{x:.1f}' for x in os.getloadavg())}")  # fmt: skip
+    print("| workers | 1 client req/s | p50 / p95 ms | CPU ms/req"
+          f" | {args.ratio} clients req/s | p50 / p95 ms | CPU ms/req | ratio |")  # fmt: skip
+    print(f"| {args.workers} | {' | '.join(cells)} | {ratios:.2f}× |")
 
 
 if __name__ == "__main__":
