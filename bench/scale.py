@@ -1,12 +1,15 @@
 """Scale curve of the vector index: 10k, 100k and 1M window vectors from real clauses.
 
-Real clause windows (corpus/ and a spread of ../shared/corpora/lawrefbook) and real queries
-(tests/eval and STARD dev.json questions) are embedded once with the KB's model and cached
-in .kb/scale/real.npz. A KB of n vectors repeats the real ones, each copy moved towards
-the difference of two other real vectors (so the copies keep the real distribution and
-are not duplicates). Per size: build time, dense search p50/p95 (the index alone, as the
-searcher asks: 300 windows), recall@10 against exact search, filtered search, the time to
+Real clause windows are the STARD KB's vector cache (lawrefbook's national laws, about
+134,000 distinct windows embedded by `make eval-stard`; read only), else (``--real sample``)
+4,000 windows of corpus/ and lawrefbook embedded here. Real queries (tests/eval and STARD
+dev.json questions) are embedded once with the KB's model and cached in .kb/scale/real.npz.
+A KB of n vectors repeats the real ones, each copy moved towards the difference of two
+other real vectors (so the copies keep the real distribution and are not duplicates).
+Per size: build time, dense search p50/p95 (the index alone, as the searcher asks: 300
+windows), recall@10 against exact search at several efSearch, filtered search, the time to
 add one document of 50 clauses incrementally, cold start, memory and disk per vector.
+BM25 and hybrid search through a real KB at scale: bench/scale_kb.py.
 ``--compare`` measures HNSW against IVF at one size (the choice of backend).
 
     nice -n 10 .venv/bin/python bench/scale.py --sizes 10000 100000 1000000
@@ -38,8 +41,10 @@ from index.vector_index.segments import SegmentedIndex  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 CACHE = ROOT / ".kb" / "scale"
+STARD_DB = ROOT / ".kb" / "stard" / "kb" / "kb.sqlite"
 DEPTH = 300  # windows the searcher asks for: max(100, 5·top_k)·3
 DOC_CLAUSES = 50
+OTHER_DEPTHS = [300, 1000]  # efSearch values measured besides the default
 
 
 def real_vectors(clauses: int, files: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,10 +77,41 @@ def real_vectors(clauses: int, files: int) -> tuple[np.ndarray, np.ndarray]:
     started = time.perf_counter()
     vectors = encoder.encode_passages(picked)
     print(f"embedded {len(picked)} windows in {time.perf_counter() - started:.0f} s", flush=True)
-    query_vectors = encoder.encode_queries(queries)
+    encoded = encoder.encode_queries(queries)
     CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(cached, windows=vectors, queries=query_vectors)
-    return vectors, query_vectors
+    np.savez(cached, windows=vectors, queries=encoded)
+    return vectors, encoded
+
+
+def stard_vectors(path: Path = STARD_DB, chunk: int = 20_000) -> tuple[list[str], np.ndarray]:
+    """(text hashes, vectors) of a KB's vector cache, read only, a short read at a time; kept
+    in .kb/scale/stard.npz (delete it to read the cache again), so runs share one set."""
+    kept = CACHE / "stard.npz"
+    if kept.exists():
+        data = np.load(kept)
+        return list(data["hashes"]), data["vectors"]
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    hashes, blobs, last = [], [], 0
+    while True:
+        rows = db.execute(
+            "SELECT rowid, text_hash, vector FROM embeddings WHERE rowid > ? ORDER BY rowid"
+            " LIMIT ?", (last, chunk),
+        ).fetchall()  # fmt: skip
+        if not rows:
+            break
+        last = rows[-1][0]
+        hashes += [r[1] for r in rows]
+        blobs += [r[2] for r in rows]
+    db.close()
+    vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(kept, hashes=np.array(hashes), vectors=vectors)
+    return hashes, vectors
+
+
+def query_vectors() -> np.ndarray:
+    """The real queries' vectors (embedded by ``real_vectors`` and cached)."""
+    return real_vectors(0, 0)[1]
 
 
 def scaled(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -177,7 +213,7 @@ def cold_start(folder: Path, dim: int) -> None:
     """In a fresh process (its imports done): open the index, answer one query; print the
     time and the memory the index took."""
     faiss.omp_set_num_threads(1)
-    query = real_vectors(0, 0)[1][0]
+    query = query_vectors()[0]
     before = rss_mb()
     started = time.perf_counter()
     db = sqlite3.connect(folder / "catalog.sqlite", isolation_level=None)
@@ -194,7 +230,7 @@ def cold_start(folder: Path, dim: int) -> None:
 def depths(state: SegmentedIndex, queries: np.ndarray, truth: np.ndarray) -> dict:
     """Recall@10 and p95 at other HNSW search depths (efSearch): the trade-off."""
     out, default = {}, hnsw.SEARCH_DEPTH
-    for depth in (300, 1000):
+    for depth in OTHER_DEPTHS:
         hnsw.SEARCH_DEPTH = depth
         times, found = [], []
         for query in queries:
@@ -270,11 +306,21 @@ def _run(name, built, queries, truth, search) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--real",
+        choices=("stard", "sample"),
+        default="stard",
+        help="real windows: the STARD KB's vector cache (if built), or a sample embedded",
+    )
     parser.add_argument("--clauses", type=int, default=4000, help="real windows embedded")
     parser.add_argument("--files", type=int, default=300, help="lawrefbook files read")
     parser.add_argument("--compare", type=int, help="HNSW vs IVF at this size, then stop")
     parser.add_argument("--links", type=int, default=hnsw.LINKS, help="HNSW M")
     parser.add_argument("--build-depth", type=int, default=hnsw.BUILD_DEPTH, help="efConstruction")
+    parser.add_argument("--search-depth", type=int, default=hnsw.SEARCH_DEPTH, help="efSearch")
+    parser.add_argument(
+        "--depths", type=int, nargs="*", default=[300, 1000], help="other efSearch values measured"
+    )
     parser.add_argument("--cold", type=Path, help=argparse.SUPPRESS)  # the cold-start child
     parser.add_argument("--dim", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -282,7 +328,10 @@ def main() -> None:
         cold_start(args.cold, args.dim)
         return
     hnsw.LINKS, hnsw.BUILD_DEPTH = args.links, args.build_depth
+    hnsw.SEARCH_DEPTH, OTHER_DEPTHS[:] = args.search_depth, args.depths
     real, queries = real_vectors(args.clauses, args.files)
+    if args.real == "stard" and (STARD_DB.exists() or (CACHE / "stard.npz").exists()):
+        real = stard_vectors()[1]  # else (a fresh clone, no STARD KB): the embedded sample
     print(f"{len(real)} real windows, {len(queries)} real queries; {platform.processor()}"
           f" {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     if args.compare:
@@ -290,7 +339,12 @@ def main() -> None:
         return
     for n in args.sizes:
         load = os.getloadavg()[0]
-        result = measure(real, queries, n) | {"load": load}
+        result = measure(real, queries, n) | {
+            "load": load,
+            "load_after": os.getloadavg()[0],
+            "links": hnsw.LINKS,
+            "efc": hnsw.BUILD_DEPTH,
+        }
         print(json.dumps(result, default=float), flush=True)
         shutil.rmtree(CACHE / f"kb-{n}", ignore_errors=True)
 
