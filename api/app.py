@@ -53,8 +53,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
             backend=settings.backend,
         )  # fmt: skip
         _threads_per_request(settings.serve_threads)
-        if app.state.kb.manifest:
-            app.state.kb.encoder  # noqa: B018 - load the model now, not on the first query
+        app.state.kb.warm()  # the model and jieba now, not on the first query
         yield
         if kb is None:
             app.state.kb.close()
