@@ -17,6 +17,7 @@ question word (``_is_wording``); evals/stard.py's full runs include it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -67,6 +68,33 @@ def clause_keys(kb: KnowledgeBase) -> dict[int, tuple[str, str]]:
     return {row_id: (clause_id, articles[row_id]) for row_id, clause_id in rows}
 
 
+def fingerprint(kb: KnowledgeBase) -> str:
+    """Which KB a list was collected on: a hash of its clause ids, which name documents by
+    content. Lists of two different builds cannot be fused: their clause ids differ."""
+    ids = sorted(r[0] for r in kb.store.db.execute("SELECT clause_id FROM clauses"))
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+class StaleLists(RuntimeError):
+    """Cached lists collected on another KB than the one at hand, or on different KBs."""
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_suffix(".kb")
+
+
+def check_stamp(path: Path, expected: str) -> None:
+    """Refuse a list file collected on another KB (its stamp differs from ``expected``)."""
+    stamp = _stamp(path)
+    found = stamp.read_text().strip() if stamp.exists() else None
+    if path.exists() and found != expected:
+        raise StaleLists(
+            f"{path}: collected on KB {found or 'unknown'}, not on this one ({expected});"
+            " delete it and collect again"
+        )
+    stamp.write_text(expected + "\n")
+
+
 def retrieve(snapshot_searcher: Searcher, query: str, retriever: str, depth: int):
     """The retriever's candidates for one query, as the hybrid search computes them."""
     if retriever == "dense":
@@ -79,9 +107,10 @@ def collect(kb_dir: Path, out: Path, retrievers=RETRIEVERS, depth: int = DEPTH) 
     out.mkdir(parents=True, exist_ok=True)
     queries = load(STARD / "dev.json")
     kb = KnowledgeBase(kb_dir)
-    keys = clause_keys(kb)
+    keys, stamp = clause_keys(kb), fingerprint(kb)
     for retriever in retrievers:
         path = out / f"{retriever}.jsonl"
+        check_stamp(path, stamp)
         done = {json.loads(line)["query_id"] for line in _lines(path)}
         times = []
         with path.open("a", encoding="utf-8") as sink:
@@ -105,7 +134,13 @@ def _lines(path: Path) -> list[str]:
 
 
 def read_lists(folder: Path, retrievers=RETRIEVERS, depth: int = DEPTH) -> Lists:
-    """The cached lists, each cut to ``depth`` (100: what a top-10 search fuses)."""
+    """The cached lists, each cut to ``depth`` (100: what a top-10 search fuses); lists
+    collected on different KBs are refused."""
+    stamps = {_stamp(folder / f"{r}.jsonl") for r in retrievers}
+    found = {s.read_text().strip() if s.exists() else None for s in stamps}
+    if len(found) != 1 or None in found:
+        shown = ", ".join(sorted(map(str, found)))
+        raise StaleLists(f"{folder}: the lists were not collected on one KB ({shown})")
     lists: Lists = {}
     for retriever in retrievers:
         rows = (json.loads(line) for line in _lines(folder / f"{retriever}.jsonl"))

@@ -181,3 +181,21 @@ def test_a_fused_eval_mode_sets_the_fusion_for_its_run_only():
     assert fusion() == shipped
     with searched_as("dense") as mode:
         assert mode == "dense"
+
+
+def test_lists_collected_on_another_kb_are_refused(tmp_path):
+    """Clause ids name a build: lists of two builds cannot be fused, so the cache says so."""
+    from evals.stard_fusion import StaleLists, check_stamp, read_lists
+
+    for name in ("dense", "bm25"):
+        check_stamp(tmp_path / f"{name}.jsonl", "aaaa")  # a new list is stamped
+        (tmp_path / f"{name}.jsonl").write_text('{"query_id": "1", "hits": []}\n')
+    assert set(read_lists(tmp_path)) == {"dense", "bm25"}
+    with pytest.raises(StaleLists, match=r"bm25\.jsonl: collected on KB aaaa"):
+        check_stamp(tmp_path / "bm25.jsonl", "bbbb")
+    (tmp_path / "bm25.kb").write_text("bbbb\n")
+    with pytest.raises(StaleLists, match="not collected on one KB"):
+        read_lists(tmp_path)
+    (tmp_path / "bm25.kb").unlink()  # a list of unknown origin
+    with pytest.raises(StaleLists, match="not collected on one KB"):
+        read_lists(tmp_path)
