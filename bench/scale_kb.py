@@ -9,14 +9,16 @@ moved as bench/scale.py moves copies. Real window vectors are the STARD KB's vec
 
 The writes are KnowledgeBase.ingest's, through Store's own methods, without parsing each
 copy again: Store.save_vectors and Store.insert_document (clauses, units, windows, both FTS5
-tables) in one transaction per batch of documents; versions.refresh; then the vector step of
-KnowledgeBase._change (SegmentedIndex.changed, Update.commit, the generation), one HNSW
-segment of every window. Links are not computed for the copies (search does not read them).
+tables) in one transaction per batch of documents; versions.refresh; then the vector and BM25
+steps of KnowledgeBase._change (SegmentedIndex.changed and LexicalIndex.changed, their
+Update.commit, the generation), one HNSW segment of every window and one BM25 postings
+segment of every clause. Links are not computed for the copies (search does not read them).
 Then real documents held out of the bulk are ingested with KnowledgeBase.ingest (their
 vectors cached): the time to add one document. Searches: Searcher.search, top 10, each
 mode, the 343 real queries (vectors from .kb/scale/real.npz: query encoding is
-bench/encode.py's figure), wall and CPU p50/p95, one FAISS thread; cold start in a fresh
-process; memory and disk per clause.
+bench/encode.py's figure), wall and CPU p50/p95, one FAISS thread; BM25 also as FTS5 ranks it
+(the reference the in-memory index replaces); cold start in a fresh process; memory and disk
+per clause.
 
     nice -n 10 .venv/bin/python bench/scale_kb.py --sizes 100000 1000000
 """
@@ -46,7 +48,10 @@ from scale import CACHE, SHARED, exact_top, ms, query_vectors, recall, stard_vec
 
 from index import versions  # noqa: E402
 from index.encoders.base import Encoder, default_model, model_id  # noqa: E402
+from index.filters import Filters  # noqa: E402
 from index.kb import KnowledgeBase, text_hash  # noqa: E402
+from index.lexical import bm25_match  # noqa: E402
+from index.lexical_index.segments import LexicalIndex  # noqa: E402
 from index.search import Searcher  # noqa: E402
 from index.vector_index import hnsw  # noqa: E402
 from index.vector_index.factory import policy  # noqa: E402
@@ -217,8 +222,12 @@ def build(folder: Path, docs, held, n: int, real, rows, encoder) -> dict:
         empty = SegmentedIndex.load(folder, encoder.dim, kb.store.db, {})
         update = empty.changed(ids[:0], ids, vectors, 1, policy("auto"))
         update.commit(folder, kb.store.db, [])
+        out["vectors_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        bm25 = LexicalIndex().changed(ids[:0], *kb.store.bm25_rows(), 1)
+        bm25.commit(folder, kb.store.db, [])
+        out["bm25_index_s"] = time.perf_counter() - started
         kb.store.set_meta("generation", "1")
-    out["vectors_s"] = time.perf_counter() - started
     out |= kb.store.counts() | {"kinds": [s.index.kind for s in update.state.segments]}
     out["recall10"] = depths(update.state, ids, vectors, encoder.queries)
     kb.close()
@@ -258,6 +267,23 @@ def searches(kb: KnowledgeBase, texts: list[str], modes=MODES) -> dict:
     return out
 
 
+def fts5_bm25(kb: KnowledgeBase, texts: list[str]) -> dict:
+    """BM25 as FTS5 ranks it (Store.fts, the depth Searcher asks for), and how many queries
+    the in-memory index leaves to FTS5 (a term of several tokens); its bytes per clause."""
+    wall, cpu, left = [], [], 0
+    with kb.reading() as snapshot:
+        for text in texts:
+            match = bm25_match(text)
+            started, used = time.perf_counter(), time.thread_time()
+            snapshot.store.fts("clauses_bm25", match, 100, Filters(), [])
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.thread_time() - used)
+            left += snapshot.bm25.search(match, 100) is None
+        size = snapshot.bm25.nbytes() / len(snapshot.bm25)
+    return {"bm25_fts5": ms(wall, "") | ms(cpu, "cpu_"), "bm25_left_to_fts5": left,
+            "bm25_b_per_clause": size}  # fmt: skip
+
+
 def added(kb: KnowledgeBase, held: list[ParsedDocument]) -> dict:
     """Held-out real documents ingested one at a time through KnowledgeBase.ingest."""
     faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -287,8 +313,9 @@ def cold_start(folder: Path) -> None:
     print(json.dumps({"cold_start_s": seconds, "memory_b": grown}))
 
 
-def measure(n: int, docs, held, real, rows, encoder, texts, keep: bool, queries: int) -> dict:
-    folder = CACHE / f"kb-clauses-{n}"
+def measure(n: int, docs, held, real, rows, encoder, texts, args) -> dict:
+    keep, queries = args.keep, args.queries
+    folder = args.out / f"kb-clauses-{n}"
     out = {"n": n, "load": os.getloadavg()[0]} | build(folder, docs, held, n, real, rows, encoder)
     print(json.dumps(out), flush=True)
     kb = KnowledgeBase(folder, encoder=encoder)
@@ -297,7 +324,10 @@ def measure(n: int, docs, held, real, rows, encoder, texts, keep: bool, queries:
     kb.vectors  # noqa: B018 - loads the segments
     out["open_vectors_s"] = time.perf_counter() - started
     texts = texts[:: max(1, len(texts) // queries)]
-    out |= {"queries": len(texts)} | searches(kb, texts) | added(kb, held)
+    started = time.perf_counter()
+    kb.bm25  # noqa: B018 - loads the postings segments
+    out["open_bm25_s"] = time.perf_counter() - started
+    out |= {"queries": len(texts)} | searches(kb, texts) | fts5_bm25(kb, texts) | added(kb, held)
     out["dense_after_add"] = searches(kb, texts, ("dense",))["dense"]  # 1 + 4 segments
     kb.close()
     child = [sys.executable, __file__, "--cold", str(folder)]
@@ -314,7 +344,8 @@ def measure(n: int, docs, held, real, rows, encoder, texts, keep: bool, queries:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
-    parser.add_argument("--keep", action="store_true", help="keep the KBs in .kb/scale/")
+    parser.add_argument("--keep", action="store_true", help="keep the KBs (in --out)")
+    parser.add_argument("--out", type=Path, default=CACHE, help="where the KBs are built")
     parser.add_argument("--queries", type=int, default=343, help="searches per mode (spread)")
     parser.add_argument("--cold", type=Path, help=argparse.SUPPRESS)  # the cold-start child
     args = parser.parse_args()
@@ -334,7 +365,7 @@ def main() -> None:
     texts = query_texts()
     encoder = QueryTable(texts, query_vectors())
     for n in args.sizes:
-        result = measure(n, docs, held, real, rows, encoder, texts, args.keep, args.queries)
+        result = measure(n, docs, held, real, rows, encoder, texts, args)
         print(json.dumps(result), flush=True)
 
 

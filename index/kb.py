@@ -2,7 +2,8 @@
 
 Ingest and remove are atomic. Every write, vectors included, happens in one SQLite
 transaction; the FAISS file of each state is named by a generation number that is
-committed with it, so a crash leaves the old generation's file in charge.
+committed with it, so a crash leaves the old generation's file in charge. BM25's postings
+(index/lexical_index) are segment files with a catalog in the same transaction, likewise.
 
 Readers take a ``Snapshot``: a read transaction on a connection of their own and the
 vector index of the generation that transaction sees. Whoever changed the KB (this
@@ -28,6 +29,8 @@ from index.encoders import default_backend, load_encoder, precision_of
 from index.encoders.base import Encoder, default_model, model_id
 from index.filters import Filters
 from index.lexical import words
+from index.lexical_index.segments import LexicalIndex
+from index.lexical_index.segments import sweep as sweep_bm25
 from index.link_views import LinkViews
 from index.links import Linker
 from index.manifest import Manifest, ManifestMismatch
@@ -98,6 +101,10 @@ class _Reading:
 
     @property
     def vectors(self) -> SegmentedIndex:
+        raise NotImplementedError
+
+    @property
+    def bm25(self) -> LexicalIndex:
         raise NotImplementedError
 
     @property
@@ -188,6 +195,7 @@ class KnowledgeBase(_Reading):
         self.store = Store(self.folder / DB_FILE)
         self._readers = ReadPool(self.folder / DB_FILE)
         self._cache = VectorCache()
+        self._bm25_cache = VectorCache()  # the same sharing, of LexicalIndex states
         self._queries = QueryBatcher(lambda texts: self.encoder.encode_queries(texts))
 
     def _recorded_model(self) -> str:
@@ -261,6 +269,27 @@ class KnowledgeBase(_Reading):
             pass
         ids, vectors = store.window_vectors()
         return SegmentedIndex.rebuilt(dim, ids, vectors, rule)
+
+    @property
+    def bm25(self) -> LexicalIndex:
+        """The BM25 index of the state committed now (as the writer's connection sees it)."""
+        return self.bm25_at(self.generation, self.store)
+
+    def bm25_at(self, generation: int, store: Store) -> LexicalIndex:
+        """The BM25 index of ``generation``; ``store`` must see that generation."""
+        return self._bm25_cache.get(generation, lambda: self._load_bm25(store))
+
+    def _load_bm25(self, store: Store) -> LexicalIndex:
+        """The segments SQLite's catalog lists, sharing those loaded already; rebuilt from
+        ``clauses_bm25`` when a file is lost or damaged, or the KB predates the catalog."""
+        try:
+            state = LexicalIndex.load(self.folder, store.db, self._bm25_cache.segments())
+            if len(state) != store.clause_count():
+                raise LookupError("the catalog does not hold every clause")
+        except LookupError:
+            state = LexicalIndex.rebuilt(*store.bm25_rows())
+        state.hidden = store.superseded_clauses()
+        return state
 
     @contextmanager
     def reading(self) -> Iterator[Snapshot]:
@@ -409,6 +438,7 @@ class KnowledgeBase(_Reading):
                     if replaced and doc_id != doc.document.doc_id:
                         change.removed_docs[doc_id] = replaced["level"]
                     change.removed += self.store.window_ids(doc_id)
+                    change.removed_clauses += self.store.clause_ids_of(doc_id)
                     self.store.delete_document(doc_id)
                 clause_windows = [
                     [(s, text_hash(c.text[s.start : s.end])) for s in clause_spans]
@@ -416,6 +446,7 @@ class KnowledgeBase(_Reading):
                 ]
                 self.store.insert_document(doc, clause_windows)
                 change.added += self.store.window_ids(doc.document.doc_id)
+                change.added_clauses += self.store.clause_ids_of(doc.document.doc_id)
 
     def _refused_late(self, meta: Document, report: IngestReport) -> bool:
         """A collision that another writer created after planning: refused all the same."""
@@ -433,6 +464,7 @@ class KnowledgeBase(_Reading):
             return False
         with self._change() as change:
             change.removed += self.store.window_ids(doc_id)
+            change.removed_clauses += self.store.clause_ids_of(doc_id)
             change.removed_docs[doc_id] = self.store.document(doc_id)["level"]
             self.store.delete_document(doc_id)
         return True
@@ -448,6 +480,7 @@ class KnowledgeBase(_Reading):
             with self.store.transaction():  # holds the write lock: the generation is ours
                 generation = self.generation
                 base = self.vectors_at(generation, self.store)
+                lexical = self.bm25_at(generation, self.store)
                 yield change
                 started = time.perf_counter()
                 versions.refresh(self.store)  # groups and statuses first: links read them
@@ -459,13 +492,19 @@ class KnowledgeBase(_Reading):
                 generation += 1
                 update = base.changed(removed, added, vectors, generation, self._policy)
                 update.commit(self.folder, self.store.db, written)
+                added_rows = self.store.bm25_rows(change.added_clauses)
+                bm25 = lexical.changed(change.removed_clauses, *added_rows, generation)
+                bm25.commit(self.folder, self.store.db, written)
+                bm25.state.hidden = self.store.superseded_clauses()
                 self.store.set_meta("generation", str(generation))
                 sweep(self.folder, {s.name for s in base.segments + update.state.segments})
+                sweep_bm25(self.folder, {s.name for s in lexical.segments + bm25.state.segments})
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
         self._cache.put(generation, update.state)
+        self._bm25_cache.put(generation, bm25.state)
 
 
 @dataclass
@@ -476,6 +515,8 @@ class _Change:
     added: list[int] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # documents added or replaced
     removed_docs: dict[str, str] = field(default_factory=dict)  # doc_id → level, removed
+    removed_clauses: list[int] = field(default_factory=list)  # clauses.id, for BM25
+    added_clauses: list[int] = field(default_factory=list)
 
 
 def _too_long(doc: ParsedDocument) -> str | None:
@@ -526,6 +567,10 @@ class Snapshot(_Reading):
     @property
     def vectors(self) -> SegmentedIndex:
         return self.kb.vectors_at(self.generation, self.store)
+
+    @property
+    def bm25(self) -> LexicalIndex:
+        return self.kb.bm25_at(self.generation, self.store)
 
     @contextmanager
     def reading(self) -> Iterator[Snapshot]:

@@ -137,7 +137,10 @@ class Searcher:
         match = bm25_match(query)
         if match is None:
             return []
-        found = self.kb.store.fts("clauses_bm25", match, depth, filters, units)
+        allowed = None if filters.empty else self.kb.store.allowed_clauses(filters, units)
+        found = self.kb.bm25.search(match, depth, allowed)  # FTS5's scores, in memory
+        if found is None:  # a term FTS5 reads as a phrase of several tokens: FTS5 ranks it
+            found = self.kb.store.fts("clauses_bm25", match, depth, filters, units)
         return _ranked([_Candidate(c, s) for c, s in found], "bm25")
 
     def _phrase(self, phrase: str, depth: int, filters: Filters, units: list[str]):

@@ -24,7 +24,7 @@ from index.vector_index.factory import Policy, UnknownIndex, policy
 from index.vector_index.flat import FlatIndex
 from index.vector_index.hnsw import HnswIndex
 from index.vector_index.ivf import IvfIndex
-from index.vector_index.segments import MAX_SEGMENTS, SegmentedIndex
+from index.vector_index.segments import MERGES, SegmentedIndex
 from tests.conftest import SEEDS
 from tests.fake_encoder import FakeEncoder
 
@@ -115,7 +115,7 @@ def test_segments_add_delete_and_merge(tmp_path):
     for generation, start in enumerate(range(1500, 3000, 100), 2):  # 15 small documents
         state = commit(state, tmp_path, db, [], IDS[start : start + 100],
                        DATA[start : start + 100], generation)  # fmt: skip
-        assert len(state.segments) <= MAX_SEGMENTS
+        assert len(state.segments) <= MERGES.max_segments
     assert len(state) == 3000
     removed = IDS[::3]
     state = commit(state, tmp_path, db, removed, [], None, 20)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from index.filters import Filters
 from index.lexical import index_text, phrase_key
 from index.store.connection import Tables
@@ -53,3 +55,48 @@ CREATE VIRTUAL TABLE IF NOT EXISTS clauses_phrase USING fts5 (key, tokenize = 't
             [key, *params, limit],
         )
         return [r[0] for r in rows]
+
+    # --- what index/lexical_index reads -----------------------------------------------------
+
+    def bm25_rows(self, clauses: list[int] | None = None) -> tuple[np.ndarray, list[str]]:
+        """(clause ids, their ``clauses_bm25`` words): of ``clauses``, else of every row."""
+        if clauses is None:
+            rows = self.db.execute("SELECT rowid, words FROM clauses_bm25 ORDER BY rowid")
+            found = rows.fetchall()
+        else:
+            found = []
+            for start in range(0, len(clauses), 500):
+                chunk = clauses[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                found += self.db.execute(
+                    f"SELECT rowid, words FROM clauses_bm25 WHERE rowid IN ({marks})", chunk
+                ).fetchall()
+        return np.array([r[0] for r in found], dtype=np.int64), [r[1] for r in found]
+
+    def clause_ids_of(self, doc_id: str) -> list[int]:
+        """The document's clauses.id (the rowids of its ``clauses_bm25`` rows)."""
+        return [r[0] for r in self.db.execute("SELECT id FROM clauses WHERE doc_id = ?", (doc_id,))]
+
+    def clause_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM clauses").fetchone()[0]
+
+    def allowed_clauses(self, filters: Filters, unit_names: list[str]) -> np.ndarray:
+        """clauses.id of the clauses that pass the filters, sorted. Documents first (CROSS
+        JOIN fixes the order): their clause ids come from the clauses_doc index, so the big
+        clause rows are never read (selective filters: 5 ms instead of 180 at 100k)."""
+        where, params = filters.sql(unit_names)
+        rows = self.db.execute(
+            "SELECT c.id FROM documents d CROSS JOIN clauses c ON c.doc_id = d.doc_id"
+            f" WHERE {where}",
+            params,
+        )
+        return np.sort(np.array([r[0] for r in rows], dtype=np.int64))
+
+    def superseded_clauses(self) -> np.ndarray:
+        """clauses.id of superseded versions' clauses, sorted: what a search by default skips
+        (Filters' default condition)."""
+        rows = self.db.execute(
+            "SELECT c.id FROM doc_status s CROSS JOIN clauses c ON c.doc_id = s.doc_id"
+            " WHERE s.superseded_by IS NOT NULL"
+        )
+        return np.sort(np.array([r[0] for r in rows], dtype=np.int64))

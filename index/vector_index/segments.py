@@ -15,20 +15,21 @@ Segment files are immutable, so readers of older generations keep the ones they 
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from index.merge_policy import MergePolicy
+from index.segment_update import SegmentUpdate
+from index.segment_update import sweep as sweep_files
 from index.vector_index.base import Hits, Tombstones, VectorIndex
 from index.vector_index.factory import Policy, backend
 
-MAX_SEGMENTS = 8  # more than this, and the smallest are merged
-MAX_MERGED = 500_000  # segments this big are not merged for their number (Lucene's cap):
-# a merge that builds an HNSW graph of half a million vectors already takes minutes
-MAX_DELETED = 1 / 3  # share of a segment deleted before it is rewritten without them
+# Segments of half a million vectors are not merged for their number (Lucene's cap): such
+# a merge builds an HNSW graph for minutes.
+MERGES = MergePolicy(max_merged=500_000)
 FILE_PREFIX = "vectors-"  # file names: vectors-<generation>-<random>.faiss
 
 CATALOG = (  # statement by statement: executescript would commit the change's transaction
@@ -173,83 +174,29 @@ class SegmentedIndex:
 
 
 def _merges(segments: list[Segment], full: bool) -> list[list[Segment]]:
-    """Groups of segments to merge: all of them into one when the state is not on disk yet;
-    else the smallest while there are too many (a group grows while the next segment is no
-    bigger than it, so merged sizes grow geometrically), and each segment a third deleted."""
-    if full:
-        return [list(segments)] if segments else []
-    groups = [[s] for s in segments if len(s.deleted) > MAX_DELETED * len(s.index)]
-    rest = sorted((s for s in segments if [s] not in groups), key=lambda s: s.live)
-    small = [s for s in rest if s.live < MAX_MERGED]
-    if len(rest) > MAX_SEGMENTS and len(small) > 1:
-        group = small[: max(2, len(rest) - MAX_SEGMENTS + 1)]
-        for s in small[len(group) :]:
-            size = sum(g.live for g in group)
-            if s.live > size or s.live + size > MAX_MERGED:
-                break
-            group.append(s)
-        if len(group) > 1:
-            groups.append(group)
-    return groups
+    """Groups of segments to merge (index/merge_policy.py)."""
+    return MERGES.groups(segments, lambda s: s.live, lambda s: len(s.index), full)
 
 
 @dataclass
-class Update:
+class Update(SegmentUpdate):
     """What one change does to the vectors: segments to write and drop, tombstones to add."""
 
-    generation: int
-    full: bool = False
-    written: list[Segment] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-    deletes: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    PREFIX, SUFFIX, TABLE, CATALOG = FILE_PREFIX, ".faiss", "vector", CATALOG
     state: SegmentedIndex | None = None
 
     def new(self, segment: Segment) -> Segment:
-        name = f"{FILE_PREFIX}{self.generation}-{secrets.token_hex(4)}.faiss"
-        named = Segment(name, segment.index, segment.deleted)
+        named = Segment(self.file_name(), segment.index, segment.deleted)
         self.written.append(named)
         return named
 
-    def drop(self, segment: Segment) -> bool:
-        """Drop a segment from the catalog (False, for use in a filter)."""
-        if segment in self.written:
-            self.written.remove(segment)
-        elif segment.name:
-            self.dropped.append(segment.name)
-        return False
-
-    def commit(self, folder: Path, db: sqlite3.Connection, paths: list[Path]) -> None:
-        """Write the new segment files, then the catalog rows, inside the caller's SQLite
-        transaction (whose commit makes them visible); ``paths`` gets each file as it is
-        begun, so a caller that fails can delete them."""
-        for statement in CATALOG:
-            db.execute(statement)
-        for segment in self.written:
-            paths += [folder / segment.name, (folder / segment.name).with_suffix(".tmp")]
-            segment.index.save(paths[-2])
-        if self.full:
-            db.execute("DELETE FROM vector_segments")
-            db.execute("DELETE FROM vector_deletes")
-        for name in self.dropped:
-            db.execute("DELETE FROM vector_segments WHERE name = ?", (name,))
-            db.execute("DELETE FROM vector_deletes WHERE segment = ?", (name,))
-        db.executemany(
-            "INSERT INTO vector_segments VALUES (?, ?, ?)",
-            [(s.name, s.index.kind, len(s.index)) for s in self.written],
-        )
-        dropped = set(self.dropped)
-        db.executemany(
-            "INSERT OR IGNORE INTO vector_deletes VALUES (?, ?)",
-            [(name, int(w)) for name, gone in self.deletes if name not in dropped and name
-             for w in gone],
-        )  # fmt: skip
+    def catalog_row(self, segment: Segment) -> tuple:
+        return segment.name, segment.index.kind, len(segment.index)
 
 
 def sweep(folder: Path, keep: set[str]) -> None:
-    """Delete segment files no state in ``keep`` refers to (and leftovers of a crash)."""
-    for path in folder.glob(f"{FILE_PREFIX}*"):
-        if path.name not in keep:
-            path.unlink(missing_ok=True)
+    """Delete vector segment files no state in ``keep`` refers to."""
+    sweep_files(folder, FILE_PREFIX, keep)
 
 
 def _has_catalog(db: sqlite3.Connection) -> bool:

@@ -1,0 +1,192 @@
+"""The BM25 index of one committed state: postings segments plus per-segment deletions.
+
+As index/vector_index/segments.py does for vectors: a change writes one segment file
+(``lexical-<generation>-<random>.npz``) with the clauses it adds and records the clauses it
+removes as tombstones, in a catalog written in the change's own SQLite transaction; small
+segments are merged when there are many, and a segment a third deleted is rewritten without
+its deleted rows. A file that is missing or damaged makes the reader rebuild from
+``clauses_bm25``; one written before a crash or a rollback is swept by the next change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.lexical_index.postings import Postings
+from index.lexical_index.scoring import Hit, Statistics, ranked
+from index.merge_policy import MergePolicy
+from index.segment_update import SegmentUpdate
+from index.segment_update import sweep as sweep_files
+
+MERGES = MergePolicy(max_merged=2_000_000)  # postings merge fast: a higher cap than vectors
+FILE_PREFIX = "lexical-"  # file names: lexical-<generation>-<random>.npz
+
+CATALOG = (  # statement by statement: executescript would commit the change's transaction
+    "CREATE TABLE IF NOT EXISTS lexical_segments (name TEXT PRIMARY KEY, rows INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lexical_deletes (segment TEXT NOT NULL, clause INTEGER NOT NULL,"
+    " PRIMARY KEY (segment, clause)) WITHOUT ROWID",
+)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment file's postings, the clauses of it deleted since, and the live-row mask."""
+
+    name: str  # file name in the KB folder; "" for one rebuilt in memory, not on disk
+    index: Postings
+    deleted: np.ndarray  # clause ids, sorted
+    live: np.ndarray = field(init=False)  # bool per row
+
+    def __post_init__(self):
+        live = np.ones(len(self.index), dtype=bool)
+        live[self.rows_of(self.deleted)] = False
+        object.__setattr__(self, "live", live)
+
+    @property
+    def live_count(self) -> int:
+        return len(self.index) - len(self.deleted)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The rows holding those of ``ids`` (sorted) that this segment holds."""
+        held = self.index.ids
+        if not len(held) or not len(ids):
+            return np.zeros(0, dtype=np.int64)
+        found = np.searchsorted(held, ids).clip(max=len(held) - 1)
+        return found[held[found] == ids]
+
+    def live_ids(self) -> np.ndarray:
+        return self.index.ids[self.live]
+
+
+@dataclass
+class LexicalIndex:
+    """What a BM25 search of one committed state reads. ``hidden``: clauses the default
+    search leaves out (superseded versions), read with the state."""
+
+    segments: list[Segment] = field(default_factory=list)
+    on_disk: bool = True  # False: rebuilt in memory; the next change writes it out whole
+    hidden: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    _stats: Statistics | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return sum(s.live_count for s in self.segments)
+
+    def nbytes(self) -> int:
+        """Bytes of the arrays held (the term dictionaries not counted)."""
+        arrays = sum(s.index.nbytes() + s.live.nbytes for s in self.segments)
+        stats = self.statistics
+        return arrays + sum(a.nbytes for a in stats.norms + stats.shown)
+
+    @property
+    def statistics(self) -> Statistics:
+        """N, avgdl and the per-row arrays every search of this state shares (made once;
+        ``hidden`` must be set before the first search)."""
+        if self._stats is None:
+            self._stats = Statistics.of(self.segments, self.hidden)
+        return self._stats
+
+    def search(self, match: str, k: int, allowed: np.ndarray | None = None) -> list[Hit] | None:
+        """(clause id, FTS5's -bm25) best first for an FTS5 MATCH of OR-ed quoted terms; None
+        when a term is a phrase of several tokens (FTS5 must rank that query).
+        ``allowed``: the clauses to return (else all but ``hidden``)."""
+        return ranked(self.segments, self.statistics, match, k, allowed)
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, folder: Path, db: sqlite3.Connection, loaded: dict[str, Postings]):
+        """The state ``db`` (in a read transaction) sees; ``loaded``: postings in memory
+        already, by name. Raises LookupError when a file is missing or does not match."""
+        segments = []
+        for name, rows in _catalog(db):
+            postings = loaded.get(name)
+            if postings is None:
+                try:
+                    postings = Postings.load(folder / name)
+                except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+                    raise LookupError(f"{name}: {error}") from error
+            if len(postings) != rows:
+                raise LookupError(f"{name}: {len(postings)} clauses, the catalog says {rows}")
+            found = db.execute("SELECT clause FROM lexical_deletes WHERE segment = ?", (name,))
+            deleted = np.array(sorted(r[0] for r in found), dtype=np.int64)
+            segments.append(Segment(name, postings, deleted))
+        return cls(segments)
+
+    @classmethod
+    def rebuilt(cls, ids: np.ndarray, texts: list[str]) -> LexicalIndex:
+        """One in-memory segment of every row of ``clauses_bm25``."""
+        if not len(ids):
+            return cls([], on_disk=False)
+        return cls([Segment("", Postings.build(ids, texts), _NONE)], on_disk=False)
+
+    # --- changing ---------------------------------------------------------------------------
+
+    def changed(
+        self, removed: np.ndarray, added: np.ndarray, texts: list[str], generation: int
+    ) -> Update:
+        """The next state: ``removed`` clauses become tombstones, ``added`` (with their
+        ``clauses_bm25`` words) a new segment; then the merges that pay. Writes nothing."""
+        update = Update(generation, full=not self.on_disk)
+        removed = np.unique(np.asarray(removed, dtype=np.int64))
+        segments = [self._tombstoned(s, removed, update) for s in self.segments]
+        if len(added):
+            segments.append(update.new(Postings.build(np.asarray(added, np.int64), texts)))
+        segments = [s for s in segments if s.live_count or update.drop(s)]
+        for group in _merges(segments, full=update.full):
+            for s in group:
+                update.drop(s)
+                segments.remove(s)
+            segments.append(update.new(Postings.merged([(s.index, s.live) for s in group])))
+        update.state = LexicalIndex(segments)
+        return update
+
+    @staticmethod
+    def _tombstoned(segment: Segment, removed: np.ndarray, update: Update) -> Segment:
+        rows = segment.rows_of(removed)
+        gone = segment.index.ids[rows[segment.live[rows]]]
+        if not len(gone):
+            return segment
+        update.deletes.append((segment.name, gone))
+        return Segment(segment.name, segment.index, np.union1d(segment.deleted, gone))
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+
+
+def _merges(segments: list[Segment], full: bool) -> list[list[Segment]]:
+    """Groups of segments to merge (index/merge_policy.py)."""
+    return MERGES.groups(segments, lambda s: s.live_count, lambda s: len(s.index), full)
+
+
+@dataclass
+class Update(SegmentUpdate):
+    """What one change does to the BM25 index: segments to write and drop, tombstones."""
+
+    PREFIX, SUFFIX, TABLE, CATALOG = FILE_PREFIX, ".npz", "lexical", CATALOG
+    state: LexicalIndex | None = None
+
+    def new(self, postings: Postings) -> Segment:
+        segment = Segment(self.file_name(), postings, _NONE)
+        self.written.append(segment)
+        return segment
+
+    def catalog_row(self, segment: Segment) -> tuple:
+        return segment.name, len(segment.index)
+
+
+def sweep(folder: Path, keep: set[str]) -> None:
+    """Delete BM25 segment files no state in ``keep`` refers to."""
+    sweep_files(folder, FILE_PREFIX, keep)
+
+
+def _catalog(db: sqlite3.Connection) -> list[tuple[str, int]]:
+    """The catalog's segments; raises LookupError when the KB has no catalog yet."""
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lexical_segments'").fetchone()
+    if found is None:
+        raise LookupError("no lexical catalog: a KB built before it")
+    return [tuple(r) for r in db.execute("SELECT name, rows FROM lexical_segments")]

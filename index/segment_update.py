@@ -1,0 +1,83 @@
+"""One change to a segmented index (vectors or BM25 postings), written with its catalog.
+
+Segment files are immutable: a change writes new ones and records, in the caller's SQLite
+transaction, which files make up the state and which of their rows are deleted. The SQLite
+commit makes it visible; a file written before a failure is referenced by nothing and is
+swept by the next change.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass
+class SegmentUpdate:
+    """Segments to write and drop and tombstones to add; a subclass names its files and
+    tables (``<TABLE>_segments``, ``<TABLE>_deletes``) and its catalog row."""
+
+    PREFIX: ClassVar[str]  # segment file names: <PREFIX><generation>-<random><SUFFIX>
+    SUFFIX: ClassVar[str]
+    TABLE: ClassVar[str]
+    CATALOG: ClassVar[tuple[str, ...]]  # CREATE statements, run one by one
+
+    generation: int
+    full: bool = False  # the state is written whole: the old catalog goes
+    written: list[Any] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    deletes: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+    def file_name(self) -> str:
+        return f"{self.PREFIX}{self.generation}-{secrets.token_hex(4)}{self.SUFFIX}"
+
+    def catalog_row(self, segment) -> tuple:
+        """The segment's row in ``<TABLE>_segments``."""
+        raise NotImplementedError
+
+    def drop(self, segment) -> bool:
+        """Drop a segment from the catalog (False, for use in a filter)."""
+        if segment in self.written:
+            self.written.remove(segment)
+        elif segment.name:
+            self.dropped.append(segment.name)
+        return False
+
+    def commit(self, folder: Path, db: sqlite3.Connection, paths: list[Path]) -> None:
+        """Write the new segment files, then the catalog rows, inside the caller's SQLite
+        transaction (whose commit makes them visible); ``paths`` gets each file as it is
+        begun, so a caller that fails can delete them."""
+        for statement in self.CATALOG:
+            db.execute(statement)
+        for segment in self.written:
+            paths += [folder / segment.name, (folder / segment.name).with_suffix(".tmp")]
+            segment.index.save(paths[-2])
+        segments, deletes = f"{self.TABLE}_segments", f"{self.TABLE}_deletes"
+        if self.full:
+            db.execute(f"DELETE FROM {segments}")
+            db.execute(f"DELETE FROM {deletes}")
+        for name in self.dropped:
+            db.execute(f"DELETE FROM {segments} WHERE name = ?", (name,))
+            db.execute(f"DELETE FROM {deletes} WHERE segment = ?", (name,))
+        rows = [self.catalog_row(s) for s in self.written]
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            db.executemany(f"INSERT INTO {segments} VALUES ({marks})", rows)
+        dropped = set(self.dropped)
+        db.executemany(
+            f"INSERT OR IGNORE INTO {deletes} VALUES (?, ?)",
+            [(name, int(row)) for name, gone in self.deletes if name not in dropped and name
+             for row in gone],
+        )  # fmt: skip
+
+
+def sweep(folder: Path, prefix: str, keep: set[str]) -> None:
+    """Delete segment files no state in ``keep`` refers to (and leftovers of a crash)."""
+    for path in folder.glob(f"{prefix}*"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
