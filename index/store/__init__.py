@@ -2,7 +2,8 @@
 
 connection: meta; documents: documents, clauses; owners: clause_units; windows: windows,
 embeddings; links: doc_links, clause_links, doc_vectors; validity: doc_validity, doc_status;
-lexical: the FTS5 tables. (The vector segment catalog is index.vector_index.segments'.)
+lexical: the FTS5 tables. (The segment catalogs are index.vector_index.segments' and
+index.lexical_index.segments'.)
 """
 
 from index.store.database import SCHEMA, ReadPool, Store
