@@ -34,6 +34,7 @@ _REVISION_NOTE = re.compile(
 )
 _TRIAL = re.compile(r"[（(]\s*(?:试行|暂行)\s*[）)]|试行|暂行")
 _ISSUING = re.compile(r"^关于印发(.+)的通知$")
+KEY_RULES = "1"  # bump when title_key changes: each KB's stored version keys are then rebuilt
 
 
 def today() -> str:
@@ -104,12 +105,62 @@ def resolve(documents: list[dict], evidence: dict[str, dict]) -> list[VersionSta
     return states
 
 
-def refresh(store: Store) -> list[VersionState]:
-    """Recompute every document's group and status after a write (inside its transaction)."""
-    documents = [dict(r) for r in store.documents()]
-    states = resolve(documents, store.validity_evidence())
-    store.replace_statuses([s.row() for s in states])
+def refresh(store: Store, full: bool = False) -> list[VersionState]:
+    """After a write (inside its transaction), recompute the group and status of the documents
+    a change may touch, and return them: the documents tied by title keys (``version_keys``)
+    to those added, replaced or removed since the last refresh. ``full``: every document's,
+    and every key again (the reference; also what a KB whose keys are older than KEY_RULES
+    gets)."""
+    if full or store.get_meta("version_keys") != KEY_RULES:
+        doc_ids = None
+        store.replace_version_keys(_keys(store, None), None)
+        store.set_meta("version_keys", KEY_RULES)
+    else:
+        doc_ids = _touched(store)
+        if not doc_ids:
+            return []
+    states = resolve(store.version_documents(doc_ids), store.validity_evidence(doc_ids))
+    store.replace_statuses([s.row() for s in states], doc_ids)
     return states
+
+
+def version_keys(title: str, evidence: dict) -> set[str]:
+    """The title keys that tie a document to others whose status may depend on it, or it on
+    them: its own (its versions share it) and those of the titles its text repeals."""
+    return {title_key(title)} | {title_key(r["title"]) for r in evidence.get("repeals", [])}
+
+
+def _keys(store: Store, doc_ids: list[str] | None) -> dict[str, set[str]]:
+    evidence = store.validity_evidence(doc_ids)
+    return {d["doc_id"]: version_keys(d["title"], evidence.get(d["doc_id"], {}))
+            for d in store.version_documents(doc_ids)}  # fmt: skip
+
+
+def _touched(store: Store) -> list[str]:
+    """The documents a change may touch: those connected through shared version keys to the
+    ones added or replaced (no status yet; their keys old and new) or removed (the keys their
+    rows left behind). A group joins documents of one key, and a repeal ties the repealing
+    document to those of the key it repeals, so every group and every repeal it alters lies
+    within."""
+    changed = store.documents_without_status()
+    gone = store.gone_version_keys()
+    if not changed and not gone:
+        return []
+    seeds = store.version_keys_of(changed).union(*gone.values())
+    fresh = _keys(store, changed)
+    store.replace_version_keys(fresh, changed + list(gone))
+    return sorted(_connected(store, set(changed), seeds.union(*fresh.values())))
+
+
+def _connected(store: Store, documents: set[str], keys: set[str]) -> set[str]:
+    """``documents`` and every document sharing a key with them or with ``keys``, transitively."""
+    frontier = keys
+    while frontier:
+        found = store.documents_with_keys(sorted(frontier)) - documents
+        documents |= found
+        frontier = store.version_keys_of(sorted(found)) - keys
+        keys |= frontier
+    return documents
 
 
 class _Groups:

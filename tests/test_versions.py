@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import asdict
 from pathlib import Path
 
@@ -325,3 +326,132 @@ def test_an_uploaded_sidecar_may_carry_validity():
         _check_sidecar(b'{"expired": "yes"}')
     with pytest.raises(Refusal, match="valid_to"):
         _check_sidecar(b'{"valid_to": "2024-02-30"}')
+
+
+# --- incremental refresh ----------------------------------------------------------------------
+
+ROAD = "corpora/lawrefbook/行政法规/道路运输条例({}).md"
+TRIAL = """杭州市会计工作管理办法（试行）
+
+第一条 为了规范本市会计工作，制定本办法。
+
+第二条 各单位应当设置会计账簿。
+
+第三条 本办法自2015年3月1日起试行。
+
+杭州市人民政府
+
+2015年2月1日
+"""
+
+
+def _reference(store) -> tuple[dict, set]:
+    """A full recompute from the documents, next to what the incremental refreshes stored."""
+    documents, evidence = store.version_documents(), store.validity_evidence()
+    states = {s.doc_id: s.row() for s in resolve(documents, evidence)}
+    keys = {(d["doc_id"], k) for d in documents
+            for k in versions.version_keys(d["title"], evidence[d["doc_id"]])}  # fmt: skip
+    return states, keys
+
+
+def _stored(store) -> tuple[dict, set]:
+    states = {doc_id: tuple(row) for doc_id, row in store.statuses().items()}
+    return states, set(map(tuple, store.db.execute("SELECT doc_id, key FROM version_keys")))
+
+
+def test_incremental_refresh_equals_a_full_one(tmp_path, monkeypatch):
+    """Versions of a law added out of order, a repeal joining a trial text to its final one,
+    removals and replacements: after each change the stored groups, statuses and keys are a
+    full recompute's, and only the documents tied to the change were recomputed."""
+    recomputed: list[set[str]] = []
+    full_refresh = versions.refresh
+
+    def refresh(store, full=False):
+        states = full_refresh(store, full)
+        recomputed.append({s.doc_id for s in states})
+        return states
+
+    monkeypatch.setattr(versions, "refresh", refresh)
+    trial, final = tmp_path / "trial.txt", tmp_path / "final.txt"
+    trial.write_text(TRIAL, encoding="utf-8")
+    final.write_text(LOCAL.replace("暂行规定", "管理办法（试行）"), encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
+    ids: dict[str, str] = {}
+
+    def change(action, *files: Path) -> set[str]:
+        if action == "remove":
+            assert all(kb.remove(ids[f]) for f in files)
+        else:
+            report = kb.ingest(list(files))
+            assert not report.failed, report.failed
+            for path, doc_id in zip(files, report.added + report.updated, strict=True):
+                ids[path] = doc_id
+        assert _stored(kb.store) == _reference(kb.store)
+        return recomputed[-1]
+
+    roads = [shared(ROAD.format(day)) for day in ("2019-03-02", "2022-03-29", "2023-07-20")]
+    card = shared("corpora/lawrefbook/宪法相关法/居民身份证法(2011-10-29).md")
+    change("ingest", roads[0], card, trial)
+    assert change("ingest", roads[2], roads[1]) == {ids[r] for r in roads}
+    assert change("ingest", final) == {ids[trial], ids[final]}
+    state = kb.store.statuses([ids[trial], ids[final]])
+    assert state[ids[trial]]["reason_doc"] == ids[final] and state[ids[trial]]["ended_by"] == (
+        "repeal") and state[ids[trial]]["group_id"] == state[ids[final]]["group_id"]  # fmt: skip
+    assert change("remove", roads[1]) == {ids[roads[0]], ids[roads[2]]}
+    assert kb.store.statuses([ids[roads[0]]])[ids[roads[0]]]["superseded_by"] == ids[roads[2]]
+    assert change("remove", final) == {ids[trial]}
+    assert kb.store.statuses([ids[trial]])[ids[trial]]["ended_by"] is None
+    final.write_text(final.read_text("utf-8").replace("有效期5年", "有效期3年"), "utf-8")
+    change("ingest", final, roads[1])
+    trial.write_text(TRIAL.replace("试行。", "试行，有效期5年。"), encoding="utf-8")
+    assert change("ingest", trial) == {ids[trial], ids[final]}  # replaced: its group again
+    assert kb.store.statuses([ids[card]])[ids[card]]["version"] == 1
+    kb.close()
+
+
+def test_incremental_refresh_equals_a_full_one_over_random_changes(tmp_path):
+    """Many small changes of documents whose titles, regions, dates, drafts and repeals often
+    collide (a bare store: no clauses): each incremental refresh leaves a full one's state."""
+    from index.store import Store
+    from ingest.models import Document, Level, ParsedDocument, Repeal, Validity
+
+    rng = random.Random(14)
+    laws = ["道路运输条例", "会计法", "档案法", "统计法", "审计法", "海关法", "专利法", "商标法"]
+    forms = ["{}", "{}（试行）", "中华人民共和国{}", "{}（2017年修正）", "关于印发{}的通知",
+             "{}（征求意见稿）"]  # fmt: skip
+
+    def title(law: str) -> str:
+        return rng.choice(forms).format(law if rng.random() < 0.8 else rng.choice(laws))
+
+    def document(n: int) -> ParsedDocument:
+        law = rng.choice(laws)
+        repeals = [Repeal(title(law), "《…》同时废止。") for _ in range(rng.random() < 0.3)]
+        day = f"20{rng.randint(10, 24)}-0{rng.randint(1, 9)}-01" if rng.random() < 0.9 else None
+        validity = Validity(valid_from=rng.choice([None, day]), repeals=repeals)
+        name = title(law)
+        doc = Document(f"d{n}", name, None, [], day, Level.NATIONAL,
+                       rng.choice([None, None, "某省"]), "draft" if "征求" in name else "issued",
+                       f"s{n}", "", validity=validity)  # fmt: skip
+        return ParsedDocument(doc, [])
+
+    store, held, made, work = Store(tmp_path / "kb.sqlite"), [], 0, [0, 0]
+    for step in range(80):
+        with store.transaction():
+            for _ in range(rng.randint(1, 3)):
+                if held and rng.random() < 0.35:
+                    store.delete_document(held.pop(rng.randrange(len(held))))
+                elif held and rng.random() < 0.2:  # replaced under its own doc_id
+                    doc_id = rng.choice(held)
+                    store.delete_document(doc_id)
+                    replacement = document(made)
+                    replacement.document.doc_id = doc_id
+                    store.insert_document(replacement, [])
+                else:
+                    made += 1
+                    store.insert_document(document(made), [])
+                    held.append(f"d{made}")
+            recomputed = {s.doc_id for s in versions.refresh(store)}
+        assert _stored(store) == _reference(store), step
+        work = [work[0] + len(recomputed), work[1] + len(held)]
+    assert work[0] < work[1] / 2, work  # most changes recomputed few of the documents
+    store.close()
