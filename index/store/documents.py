@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL, extraction TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_source ON documents (source);
+CREATE INDEX IF NOT EXISTS documents_title ON documents (title_key);  -- citations resolve
+CREATE INDEX IF NOT EXISTS documents_number ON documents (doc_number_key);  -- by these
 CREATE TABLE IF NOT EXISTS clauses (
     id INTEGER PRIMARY KEY, clause_id TEXT NOT NULL UNIQUE,
     doc_id TEXT NOT NULL REFERENCES documents (doc_id) ON DELETE CASCADE,
