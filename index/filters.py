@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 
 from ingest.dates import checked_date
@@ -74,6 +74,11 @@ class Filters:
             else getattr(self, f.name) in (None, "")
             for f in fields(self)
         )  # fmt: skip
+
+    @property
+    def everything(self) -> bool:
+        """Every version of every clause (status "all" and nothing else): no mask needed."""
+        return self.status == "all" and replace(self, status=None).empty
 
     def _versions(self) -> tuple[str | None, list]:
         """The condition on versions and validity: current versions by default, every version

@@ -2,9 +2,9 @@
 
 Clauses are stored pre-cut in an FTS5 table: jieba's search-mode words, joined by spaces
 (unicode61 cannot cut Chinese into words). That table is the source of truth; BM25 is
-scored in memory from postings built from it (index/lexical_index), exactly as FTS5 would. Exact wording uses
-a second FTS5 table with the trigram tokenizer, which finds any substring of three or
-more characters whatever jieba makes of it.
+scored in memory from postings built from it (index/lexical_index), exactly as FTS5 would.
+Exact wording uses a second FTS5 table with the trigram tokenizer, which finds any substring
+of three or more characters whatever jieba makes of it.
 """
 
 from __future__ import annotations

@@ -211,3 +211,18 @@ def test_searcher_ranks_as_fts5_did(built, query):
     expected = [c for c, _ in _reference(built, match, Filters(), limit=100)]
     assert len(expected) > 10
     assert Searcher(built).ranking(query, 100, mode="bm25") == expected
+
+
+def test_every_version_is_searched_without_a_mask(built):
+    """status "all" alone restricts nothing: no clause-id mask is read, and superseded
+    versions' clauses are ranked as FTS5 ranks them."""
+    assert EVERY_VERSION.everything
+    assert not Filters().everything and not Filters(status="all", level="national").everything
+    searcher = Searcher(built)
+    for query in ("会计凭证和会计账簿", "单位负责人对本单位的会计工作负责"):
+        expected = built.store.fts("clauses_bm25", bm25_match(query), 50, EVERY_VERSION, [])
+        assert searcher.ranking(query, 50, EVERY_VERSION, "bm25") == [c for c, _ in expected]
+    superseded = set(built.store.superseded_clauses().tolist())
+    shown = searcher.ranking("会计凭证和会计账簿", 50, EVERY_VERSION, "dense")
+    assert superseded & set(shown)
+    assert not superseded & set(searcher.ranking("会计凭证和会计账簿", 50, Filters(), "dense"))

@@ -56,9 +56,10 @@ def _mask(segment: Segment, ids: np.ndarray) -> np.ndarray:
 
 def ranked(
     segments: Sequence[Segment], stats: Statistics, match: str, k: int,
-    allowed: np.ndarray | None,
+    allowed: np.ndarray | None, hide: bool = True,
 ) -> list[Hit] | None:  # fmt: skip
-    """The top ``k`` rows for the MATCH, best first (ties: lower clause id first)."""
+    """The top ``k`` rows for the MATCH, best first (ties: lower clause id first); without
+    ``allowed``, the stats' hidden rows are left out unless ``hide`` is False."""
     terms = phrases(match)
     if any(len(p) > 1 for p in terms):
         return None
@@ -71,7 +72,10 @@ def ranked(
     hits: list[Hit] = []
     for at, segment in enumerate(segments):
         scores = _accumulated(len(segment.index), postings[at], idf, stats.norms[at])
-        shown = stats.shown[at] if allowed is None else segment.live & _mask(segment, allowed)
+        if allowed is not None:
+            shown = segment.live & _mask(segment, allowed)
+        else:
+            shown = stats.shown[at] if hide else segment.live
         hits += _top(segment, scores, k, shown)
     hits.sort(key=lambda hit: (-hit[1], hit[0]))
     return hits[:k]

@@ -90,11 +90,13 @@ class LexicalIndex:
             self._stats = Statistics.of(self.segments, self.hidden)
         return self._stats
 
-    def search(self, match: str, k: int, allowed: np.ndarray | None = None) -> list[Hit] | None:
+    def search(
+        self, match: str, k: int, allowed: np.ndarray | None = None, hide: bool = True
+    ) -> list[Hit] | None:
         """(clause id, FTS5's -bm25) best first for an FTS5 MATCH of OR-ed quoted terms; None
         when a term is a phrase of several tokens (FTS5 must rank that query).
-        ``allowed``: the clauses to return (else all but ``hidden``)."""
-        return ranked(self.segments, self.statistics, match, k, allowed)
+        ``allowed``: the clauses to return (else all, but ``hidden`` ones when ``hide``)."""
+        return ranked(self.segments, self.statistics, match, k, allowed, hide)
 
     # --- loading ---------------------------------------------------------------------------
 
