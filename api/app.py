@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.kb = kb or KnowledgeBase(
             settings.home, settings.model, vector_index=settings.vector_index,
-            backend=settings.backend,
+            backend=settings.backend, query_adapter=settings.query_adapter,
         )  # fmt: skip
         _threads_per_request(settings.serve_threads)
         app.state.kb.warm()  # the model and jieba now, not on the first query

@@ -12,6 +12,7 @@ import typer
 
 from api.settings import Settings
 from index.embedding import Embedder
+from index.encoders.adapter import AdapterError
 from index.kb import KnowledgeBase
 from index.manifest import ManifestMismatch
 
@@ -38,8 +39,9 @@ def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
             model or settings.model,
             vector_index=settings.vector_index,
             backend=settings.backend,
+            query_adapter=settings.query_adapter,
         )
-    except ManifestMismatch as error:
+    except (ManifestMismatch, AdapterError) as error:
         typer.echo(f"policykb: {error}", err=True)
         raise typer.Exit(code=2) from None
 

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         description="embedding backend of a new KB: torch (fp32) or openvino (int8, built by"
         " `make model`); default: the KB's own, else torch",
     )
+    query_adapter: Path | None = Field(
+        default=None,
+        description="a query adapter file (training/query_adapter.py, `make stard-adapter`)"
+        " applied to every search's query vector; default: none",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     top_k: int = Field(default=10, ge=1, le=100)

@@ -202,9 +202,11 @@ def evaluate(
     modes=MODES,
     out: Path | None = None,
     timed: int = TIMED,
+    adapter: Path | None = None,
 ) -> dict:
-    """{mode: metrics and latency} over ``queries``; files written to ``out`` when given."""
-    kb = KnowledgeBase(kb_dir)
+    """{mode: metrics and latency} over ``queries``; files written to ``out`` when given;
+    ``adapter``: a query adapter file the dense side applies (training/query_adapter.py)."""
+    kb = KnowledgeBase(kb_dir, query_adapter=adapter)
     searcher, keys = Searcher(kb), article_keys(kb)
     warm = "bm25" if set(modes) == {"bm25"} else "dense"
     searcher.search(queries[0].text, 10, mode=warm)  # loads the model outside the clock
@@ -241,6 +243,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--out", type=Path, help="folder for queries, qrels, runs and metrics")
+    parser.add_argument("--adapter", type=Path, help="a query adapter file (make stard-adapter)")
     args = parser.parse_args()
     source = args.stard / ("test.json" if args.split == "test" else "dev.json")
     queries = load(source)
@@ -252,12 +255,14 @@ def main() -> None:
         listed = [Query(q.query_id, q.text) for q in queries]
         write_queries(args.out / "queries.jsonl", listed, parts)
         write_qrels(args.out / "qrels.trec", qrels_of(queries))
-    results = evaluate(args.kb, queries, tuple(args.modes.split(",")), args.out)
+    modes = tuple(args.modes.split(","))
+    results = evaluate(args.kb, queries, modes, args.out, adapter=args.adapter)
+    adapter = str(args.adapter) if args.adapter else None
     if args.out:
-        (args.out / "metrics.json").write_text(
-            json.dumps({"split": args.split, "modes": results}, indent=2) + "\n", encoding="utf-8"
-        )
-    print(f"STARD {args.split} ({len(queries)} queries)")
+        found = {"split": args.split, "adapter": adapter, "modes": results}
+        (args.out / "metrics.json").write_text(json.dumps(found, indent=2) + "\n", "utf-8")
+    shown = f", query adapter {adapter}" if adapter else ""
+    print(f"STARD {args.split} ({len(queries)} queries{shown})")
     print(format_table(results))
 
 

@@ -43,6 +43,7 @@ RETRIEVERS = ("dense", "bm25")
 DEPTH = 300  # clauses per retriever and query: the fused top 200 rarely reach further
 RRF_KS = (10, 30, 60, 100)
 WEIGHTS = tuple(round(0.1 * n, 1) for n in range(11))  # weight of dense; BM25's is 1 - w
+DOCUMENT_WEIGHTS = (0.1, 0.2, 0.3, 0.5)  # of _with_documents, over RRF's scores
 PRIMARY = "R@100"  # the figure the choice maximises on train; MRR@10 breaks ties
 
 
@@ -102,11 +103,19 @@ def retrieve(snapshot_searcher: Searcher, query: str, retriever: str, depth: int
     return snapshot_searcher._bm25(query, depth, EVERY_VERSION, [])
 
 
-def collect(kb_dir: Path, out: Path, retrievers=RETRIEVERS, depth: int = DEPTH) -> None:
-    """Run each dev query through each retriever once and append its list to out/NAME.jsonl."""
+def collect(
+    kb_dir: Path, out: Path, retrievers=RETRIEVERS, depth: int = DEPTH,
+    adapter: Path | None = None, part: str | None = None,
+) -> None:  # fmt: skip
+    """Run each dev query through each retriever once and append its list to out/NAME.jsonl;
+    ``adapter``: a query adapter the dense retriever applies (keep its lists in their own out);
+    ``part``: only the queries of that part of the split (train or validation)."""
     out.mkdir(parents=True, exist_ok=True)
     queries = load(STARD / "dev.json")
-    kb = KnowledgeBase(kb_dir)
+    if part:
+        parts = split(queries)
+        queries = [q for q in queries if parts[q.query_id] == part]
+    kb = KnowledgeBase(kb_dir, query_adapter=adapter)
     keys, stamp = clause_keys(kb), fingerprint(kb)
     for retriever in retrievers:
         path = out / f"{retriever}.jsonl"
@@ -150,11 +159,33 @@ def read_lists(folder: Path, retrievers=RETRIEVERS, depth: int = DEPTH) -> Lists
 
 # --- fusing -------------------------------------------------------------------------------
 
+DOCUMENT_EVIDENCE = 3  # a document's best fused scores that count as its evidence
+
+
+def with_documents(
+    ranked: list[_Candidate], document_of: dict[int, str], weight: float,
+    evidence: int = DOCUMENT_EVIDENCE,
+) -> list[_Candidate]:  # fmt: skip
+    """The fused list re-scored with each clause's document: score + weight × the sum of its
+    document's best ``evidence`` fused scores. A question is usually answered in the one law
+    or plan that several strong hits come from; a lone hit in an unrelated one sinks."""
+    if not weight:
+        return ranked
+    found: dict[str, list[float]] = {}
+    for candidate in ranked:  # best first, so each document's list is best first
+        found.setdefault(document_of[candidate.clause], []).append(candidate.score)
+    support = {doc: sum(scores[:evidence]) for doc, scores in found.items()}
+    for candidate in ranked:
+        candidate.score += weight * support[document_of[candidate.clause]]
+    return sorted(ranked, key=lambda c: -c.score)
+
+
 Fusion = Callable[[dict[str, list[Hit]]], list[str]]  # retriever → hits ⇒ clause ids, best first
 
 
-def rrf(dense_weight: float, k: int) -> Fusion:
-    """Weighted RRF through the search's own ``_fuse``; weights sum to 2 as FUSION_WEIGHTS."""
+def rrf(dense_weight: float, k: int, document_weight: float = 0.0) -> Fusion:
+    """Weighted RRF through the search's own ``_fuse``; weights sum to 2 as FUSION_WEIGHTS.
+    ``document_weight``: then ``with_documents`` (a clause_id starts with its document's id)."""
     weights = {"dense": 2 * dense_weight, "bm25": 2 * (1 - dense_weight)}
 
     def fuse(lists: dict[str, list[Hit]]) -> list[str]:
@@ -166,7 +197,11 @@ def rrf(dense_weight: float, k: int) -> Fusion:
             for name, hits in lists.items()
         }  # fmt: skip
         names = list(ids)
-        return [names[c.clause] for c in _fuse(candidates, weights, k)]
+        fused = _fuse(candidates, weights, k)
+        if document_weight:
+            documents = {n: clause_id.rsplit("-", 1)[0] for n, clause_id in enumerate(names)}
+            fused = with_documents(fused, documents, document_weight)
+        return [names[c.clause] for c in fused]
 
     return fuse
 
@@ -198,6 +233,10 @@ def convex(dense_weight: float) -> Fusion:
 def variants() -> dict[str, Fusion]:
     found = {f"rrf k={k} w={w}": rrf(w, k) for k in RRF_KS for w in WEIGHTS}
     found |= {f"convex minmax w={w}": convex(w) for w in WEIGHTS}
+    found |= {
+        f"rrf k={k} w={w} documents {d}": rrf(w, k, d)
+        for k in RRF_KS for w in WEIGHTS[4:10] for d in DOCUMENT_WEIGHTS
+    }  # fmt: skip
     return found
 
 
@@ -217,7 +256,7 @@ def tune(folder: Path = LISTS, depth: int = DEPTH) -> dict[str, dict[str, dict[s
     queries = load(STARD / "dev.json")
     parts, qrels = split(queries), qrels_of(queries)
     lists = read_lists(folder, depth=depth)
-    cached = set.intersection(*(set(per.keys()) for per in lists.values()))
+    cached = set.intersection(*(set(per.keys()) for per in lists.values()))  # maybe a part
     by_part = {
         part: [q.query_id for q in queries if parts[q.query_id] == part and q.query_id in cached]
         for part in ("train", "validation")
@@ -277,11 +316,14 @@ def main() -> None:
     parser.add_argument("--retrievers", default=",".join(RETRIEVERS))
     parser.add_argument("--depth", type=int, default=DEPTH, help="tune: clauses per list")
     parser.add_argument("--out", type=Path, help="tune: write the results as JSON here")
+    parser.add_argument("--adapter", type=Path, help="collect: a query adapter for dense")
+    parser.add_argument("--part", choices=("train", "validation"), help="collect: only these")
     args = parser.parse_args()
     if args.step == "collect":
         if args.kb is None:
             parser.error("collect needs --kb")
-        collect(args.kb, args.lists, tuple(args.retrievers.split(",")))
+        retrievers = tuple(args.retrievers.split(","))
+        collect(args.kb, args.lists, retrievers, adapter=args.adapter, part=args.part)
         return
     if args.step == "seeds":  # --kb: a KB of corpus/ (make eval's)
         for name, metrics in seeds_sweep(args.kb).items():

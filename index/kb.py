@@ -26,6 +26,7 @@ import numpy as np
 from index import versions
 from index.embedding import Embedder, KbModel, LocalEmbedder
 from index.encoders import default_backend, load_encoder, precision_of
+from index.encoders.adapter import QueryAdapter
 from index.encoders.base import Encoder, default_model, model_id
 from index.filters import Filters
 from index.lexical import words
@@ -177,6 +178,7 @@ class KnowledgeBase(_Reading):
     def __init__(
         self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None,
         vector_index: str | None = None, backend: str | None = None,
+        query_adapter: Path | str | None = None,
     ):  # fmt: skip
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -196,7 +198,11 @@ class KnowledgeBase(_Reading):
         self._readers = ReadPool(self.folder / DB_FILE)
         self._cache = VectorCache()
         self._bm25_cache = VectorCache()  # the same sharing, of LexicalIndex states
-        self._queries = QueryBatcher(lambda texts: self.encoder.encode_queries(texts))
+        self._adapter_path = query_adapter
+        self._adapter = QueryAdapter.load(query_adapter) if query_adapter else None
+        if self._adapter and self.manifest:
+            self._adapter.check(self.manifest.model, self.manifest.dim, query_adapter)
+        self._queries = QueryBatcher(self._encode_queries)
 
     def _recorded_model(self) -> str:
         """The model to load for this KB: its recorded one (a folder name stands for ours)."""
@@ -233,6 +239,14 @@ class KnowledgeBase(_Reading):
     def encode_query(self, text: str) -> np.ndarray:
         """A search query's vector; queries of concurrent searches share one model call."""
         return self._queries.encode(text)
+
+    def _encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query vectors, moved by the query adapter when the KB was opened with one."""
+        vectors = self.encoder.encode_queries(texts)
+        if self._adapter is None:
+            return vectors
+        self._adapter.check(self.manifest.model, self.manifest.dim, self._adapter_path)
+        return self._adapter.apply(vectors)
 
     def _index_type(self) -> str:
         """The vector index asked for, else the KB's own, else a new KB's default."""
