@@ -5,14 +5,17 @@ relation is "implements" when the title or opening says 落实/贯彻/实施《X
 
 Clause level, for every clause of a provincial, municipal or county document: candidates are
 the clauses of the documents it implements or cites and of the higher-level documents
-closest to it (document centroids), ranked by a logistic model over five pieces of evidence:
+closest to it (document centroids), ranked by a logistic model over six pieces of evidence:
 
 - ``cosine``: the embeddings' similarity;
 - ``overlap``: the share of the local clause's character bigrams found in the source;
 - ``alignment``: the Smith-Waterman score over the shorter text's best (index.alignment);
 - ``relation``: 1 when the source's document is implemented, 0.5 when cited, else 0;
 - ``order``: 1 when the source is the local clause's nearest in the implemented documents and
-  the pair lies on the monotone alignment of the two clause sequences.
+  the pair lies on the monotone alignment of the two clause sequences;
+- ``lexical``: BM25 of the local clause's words against the source, as a share of its best
+  candidate's: the IDF comes from the clauses searched, so a law's stock subject
+  (县级以上人民政府渔业行政主管部门) weighs little and the terms naming the matter much.
 
 A clause about its own document only (本办法自…起施行, 本办法由…解释, 为实施《X》，结合本市实际，
 制定本办法) carries out no clause of X and gets no source, however alike the wording.
@@ -26,25 +29,28 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
 
 from index.alignment import differences, smith_waterman
+from index.lexical import words
 from index.store import Store
 from ingest.citations import find_citations
 from ingest.text import normalize, normalize_brackets
 from ingest.units import Scope
 
 LEVEL_RANK = {"national": 0, "provincial": 1, "municipal": 2, "county": 3}
-FEATURES = ("cosine", "overlap", "alignment", "relation", "order")
+FEATURES = ("cosine", "overlap", "alignment", "relation", "order", "lexical")
 NEAREST_DOCS = 5  # higher-level documents searched besides the implemented and cited ones
 DENSE_CANDIDATES = 20  # source clauses per local clause scored in full
 SOURCES_KEPT = 3
 ORDER_MIN_COSINE = 0.85  # a nearest pair this similar may anchor the monotone alignment
 OPENING_CLAUSES = 3  # clauses (headings aside) where a document says what it implements
+BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants, for the ``lexical`` feature
 # A verb, then up to 6 characters or the bodies that issued the title (…国务院办公厅《X》).
 _IMPLEMENTING = re.compile(
     r"(?:落实|贯彻|实施|执行|根据|依据|依照|按照)"
@@ -70,8 +76,11 @@ def link_model() -> dict:
 
 
 def link_score(features: dict[str, float], model: dict | None = None) -> float:
+    """The model's probability that the pair is a source; a feature the model was fitted
+    without weighs nothing (so a new feature can be fitted from the model before it)."""
     model = model or link_model()
-    z = model["bias"] + sum(model["weights"][name] * features[name] for name in FEATURES)
+    weights = model["weights"]
+    z = model["bias"] + sum(weights.get(name, 0.0) * features[name] for name in FEATURES)
     return 1 / (1 + math.exp(-z))
 
 
@@ -226,20 +235,55 @@ def rank_sources(local_texts, local_vectors, source_texts, source_vectors, relat
     A clause about its own document only (when it takes effect…) gets no candidates."""
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
+    lexicon = Lexicon(source_texts)
     per_local: list[list[Candidate]] = []
     for i, text in enumerate(local_texts):
         if is_own_document_clause(text):
             per_local.append([])
             continue
         top = np.argsort(-cosine[i])[:DENSE_CANDIDATES]
+        chosen = list(dict.fromkeys([*top.tolist(), *(j for (a, j) in order if a == i)]))
+        lexical = lexicon.relative_scores(text, chosen)
         candidates = []
-        for j in dict.fromkeys([*top.tolist(), *(j for (a, j) in order if a == i)]):
+        for j, lex in zip(chosen, lexical, strict=True):
             features = pair_features(text, source_texts[j], float(cosine[i, j]))
             features["relation"] = relation_weights[j]
             features["order"] = 1.0 if (i, j) in order else 0.0
+            features["lexical"] = lex
             candidates.append(Candidate(i, j, features, link_score(features)))
         per_local.append(sorted(candidates, key=lambda c: -c.score))
     return per_local
+
+
+class Lexicon:
+    """BM25 of a local clause against the source clauses of one linking run (jieba words of
+    index.lexical; IDF and mean length over those sources)."""
+
+    def __init__(self, source_texts: list[str]):
+        self.counts = [Counter(_words(text)) for text in source_texts]
+        self.lengths = [sum(c.values()) for c in self.counts]
+        self.mean_length = (sum(self.lengths) / len(self.lengths) if self.lengths else 0) or 1.0
+        frequency = Counter(w for c in self.counts for w in c)
+        n = len(source_texts)
+        self.idf = {w: math.log(1 + (n - k + 0.5) / (k + 0.5)) for w, k in frequency.items()}
+
+    def score(self, query: set[str], j: int) -> float:
+        tf = self.counts[j]
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[j] / self.mean_length)
+        return sum(self.idf[w] * tf[w] * (BM25_K1 + 1) / (tf[w] + norm) for w in query if w in tf)
+
+    def relative_scores(self, text: str, sources: list[int]) -> list[float]:
+        """Each source's BM25 for the clause, over the best of them (0 when none shares a word)."""
+        query = set(_words(text))
+        scores = [self.score(query, j) for j in sources]
+        best = max(scores, default=0.0)
+        return [s / best if best > 0 else 0.0 for s in scores]
+
+
+@lru_cache(maxsize=50_000)
+def _words(text: str) -> tuple[str, ...]:
+    """Jieba words of a clause, cached: the same sources are read for every local document."""
+    return tuple(words(text))
 
 
 def pair_features(local: str, source: str, cosine: float) -> dict[str, float]:

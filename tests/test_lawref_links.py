@@ -9,7 +9,7 @@ import pytest
 
 from evals.lawref_links import LAWREF, build_examples, law_files, load_gold
 from index.kb import KnowledgeBase
-from index.links import FEATURES, Candidate, article_labels, is_own_document_clause
+from index.links import FEATURES, Candidate, Lexicon, article_labels, is_own_document_clause
 from ingest.pipeline import parse_file
 from tests.conftest import shared
 from training.link_model import Example, Tally, fit, tally
@@ -103,7 +103,8 @@ def test_a_fit_on_one_pair_links_an_unseen_pair(two_pairs):
     train = build_examples(kb, [g for g in rows if g.pair == TRAIN])
     test = build_examples(kb, [g for g in rows if g.pair == TEST])
     figures = tally(test, fit(train)).metrics()
-    # measured: 0.950 / 0.950 / 1.000 / 1.000 (19 of 20 sourced articles right)
+    # measured: 0.900 / 0.900 / 1.000 / 1.000 (18 of 20 sourced articles right; 19 before
+    # the ``lexical`` feature: this one pair does a little worse, the 204 articles better)
     assert figures["top1_precision"] >= 0.85 and figures["top1_recall"] >= 0.85, figures
     assert figures["none_recall"] == 1.0, figures  # 本办法自…起施行 carries out nothing
 
@@ -118,3 +119,17 @@ def test_clauses_about_their_own_document_carry_out_nothing():
     aims = ["为了保障矿山生产安全，防止矿山事故，根据《中华人民共和国矿山安全法》，结合北京市实际"
             "情况，制定本办法。", "本办法适用于本省行政区域内的消防工作。"]  # fmt: skip
     assert not any(is_own_document_clause(text) for text in aims)
+
+
+def test_lexical_evidence_weighs_the_matter_over_the_stock_subject():
+    # Five clauses of one law share its stock subject; one names the matter: 安全生产.
+    stock = "县级以上人民政府渔业行政主管部门"
+    sources = [f"{stock}应当加强对养殖生产的技术指导和病害防治工作。",
+               f"渔船应当配备救生设备，{stock}负责渔业安全生产的监督检查。",
+               f"{stock}负责本行政区域内的渔港管理。",
+               f"{stock}应当加强对渔业资源的保护。", f"{stock}审批水产苗种的生产。"]  # fmt: skip
+    local = f"{stock}应当加强对渔业安全生产的监督管理。"
+    scores = Lexicon(sources).relative_scores(local, [0, 1, 2, 3, 4])
+    assert scores[1] == 1.0, scores  # the clause naming the matter comes first
+    assert max(scores[2], scores[4]) < 0.6, scores  # the stock subject alone weighs little
+    assert Lexicon(sources).relative_scores("无关内容", [0, 1]) == [0.0, 0.0]

@@ -30,6 +30,9 @@ from index.links import FEATURES, Candidate, Linker, link_score
 
 # The model the runtime links with (index.links.link_model reads it): written here, read there.
 MODEL_PATH = Path(index.__file__).parent / "data" / "link_model.json"
+# Step of the "none" threshold search, on the fitted clauses: right and wrong first sources
+# score close together, and 0.05 steps lost half the gain of ``lexical`` (docs/benchmarks.md).
+THRESHOLD_STEP = 0.01
 
 
 @dataclass
@@ -137,7 +140,7 @@ def fit(examples: list[Example], steps: int = 3000, l2: float = 0.01) -> dict:
         b -= 0.5 * grad.mean()
     model = {"weights": dict(zip(FEATURES, map(float, np.round(w, 4)), strict=True)),
              "bias": float(round(b, 4)), "threshold": 0.5}  # fmt: skip
-    best = max(np.arange(0.05, 1.0, 0.05),
+    best = max(np.arange(0.05, 1.0, THRESHOLD_STEP),
                key=lambda t: _correct(examples, {**model, "threshold": float(t)}))  # fmt: skip
     model["threshold"] = float(round(best, 2))
     return model
