@@ -368,6 +368,7 @@ class Linker:
         self.store = store
         self.documents = {d["doc_id"]: d for d in store.documents()}
         self.centroids = store.doc_vectors()
+        self._higher: dict[tuple, set[str]] = {}  # (level rank, province) → documents above
 
     def refresh(self, changed: set[str], removed: dict[str, str]) -> int:
         """After documents were added or replaced (``changed``) or removed (doc_id → level):
@@ -380,9 +381,11 @@ class Linker:
                 self.store.save_doc_vector(doc_id, self.centroids[doc_id])
         retargeted = self._resolve_citations(changed, removed)
         count = 0
-        for doc_id in self._to_relink(changed, set(removed.values()), retargeted):
-            rows = self._clause_link_rows(self.documents[doc_id], self.stored_links(doc_id))
+        for doc_id in self._to_relink(changed, removed, retargeted):
+            doc, links = self.documents[doc_id], self.stored_links(doc_id)
+            rows = self._clause_link_rows(doc, links)
             self.store.replace_clause_links(doc_id, rows)
+            self.store.save_doc_sources(doc_id, sorted(self.source_documents(doc, links)))
             count += len(rows)
         return count
 
@@ -420,17 +423,35 @@ class Linker:
         return [DocumentLink(r["title"], r["doc_number"], r["target"], r["relation"])
                 for r in self.store.doc_links(doc_id)]  # fmt: skip
 
-    def _to_relink(self, changed: set[str], removed_levels: set[str], retargeted: set[str]):
-        """The changed local documents, every lower-level document when a national or
-        provincial document came, changed or went (its sources may have moved), and those
-        whose citations now resolve elsewhere or to a changed document (``retargeted``)."""
+    def _to_relink(self, changed: set[str], removed: dict[str, str], retargeted: set[str]):
+        """The changed local documents, those whose citations now resolve elsewhere or to a
+        changed document (``retargeted``), and those below a document that came, changed or
+        went whose sources it is or was among: a document's clause links depend only on its
+        clauses and its source documents' (``source_documents``), recorded when it is linked.
+        A document linked before sources were recorded is relinked when anything above it
+        moves."""
+        moved = changed | removed.keys()
         levels = {self.documents[d]["level"] for d in changed if d in self.documents}
-        top = min((LEVEL_RANK.get(lv, 3) for lv in levels | removed_levels), default=3)
+        top = min((LEVEL_RANK.get(lv, 3) for lv in levels | set(removed.values())), default=3)
+        recorded = self.store.doc_sources() if moved else {}
+
+        def below_a_move(d: str, doc) -> bool:
+            return LEVEL_RANK.get(doc["level"], 0) > top and self._sources_moved(
+                doc, recorded.get(d), moved
+            )
+
         return sorted(
             d for d, doc in self.documents.items()
-            if doc["level"] != "national"
-            and (d in changed | retargeted or LEVEL_RANK.get(doc["level"], 0) > top)
+            if doc["level"] != "national" and (d in changed | retargeted or below_a_move(d, doc))
         )  # fmt: skip
+
+    def _sources_moved(self, doc, before: set[str] | None, moved: set[str]) -> bool:
+        """Whether a moved document is, or was, among ``doc``'s source documents."""
+        if before is None or before & moved:
+            return True
+        if not moved & self._higher_documents(doc):
+            return False  # nothing that moved is above this document
+        return set(self.source_documents(doc, self.stored_links(doc["doc_id"]))) != before
 
     def source_documents(self, doc, links: list[DocumentLink]) -> dict[str, float]:
         """Higher-level documents to search, and those of its own level it says it implements
@@ -450,6 +471,12 @@ class Linker:
         """National documents, and for a city or county those of its own province too."""
         rank = LEVEL_RANK.get(doc["level"], 0)
         province = Scope.of(doc["region"]).province
+        key = (rank, province)
+        if key not in self._higher:
+            self._higher[key] = self._higher_of(rank, province)
+        return self._higher[key]
+
+    def _higher_of(self, rank: int, province: str | None) -> set[str]:
         return {
             d for d, other in self.documents.items()
             if LEVEL_RANK.get(other["level"], 0) < rank

@@ -121,3 +121,50 @@ def test_http_link_routes(corpus_kb, chongqing_links):
         assert client.get(f"/documents/{CHONGQING}/links").status_code == 200
         assert client.get(f"/documents/{CHONGQING}/coverage").json()["implements"]
         assert client.get("/clauses/nothing/sources").status_code == 404
+
+
+def _clause_links(kb: KnowledgeBase) -> list[tuple]:
+    rows = kb.store.db.execute(
+        "SELECT clause_id, source_id, rank, round(score, 6), kind FROM clause_links"
+    )
+    return sorted(map(tuple, rows))
+
+
+def test_a_change_relinks_only_documents_whose_sources_it_moves(tmp_path, monkeypatch):
+    """Links after a sequence of changes equal links computed in one batch, while a national
+    document that is not among a local document's sources leaves that document alone."""
+    from index import links as links_module
+
+    monkeypatch.setattr(links_module, "NEAREST_DOCS", 1)  # few sources, so some stay apart
+    relinked: list[str] = []
+    replace = links_module.Store.replace_clause_links
+    monkeypatch.setattr(links_module.Store, "replace_clause_links",
+                        lambda self, doc_id, rows: (relinked.append(doc_id),
+                                                    replace(self, doc_id, rows))[1])  # fmt: skip
+    national = tmp_path / SEEDS["000"].name  # a copy, changed in place below
+    national.write_text(SEEDS["000"].read_text(encoding="utf-8"), encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "steps", encoder=FakeEncoder())
+    kb.ingest([SEEDS["003"], SEEDS["004"], SEEDS["001"]])
+    sources = kb.store.doc_sources()
+    counts = []
+    for path in (national, SEEDS["002"]):  # national documents that come after
+        relinked.clear()
+        kb.ingest([path])
+        after = kb.store.doc_sources()
+        assert set(relinked) == {d for d in sources if after[d] != sources[d]}, path
+        counts.append(len(relinked))
+        sources = after
+    assert NATIONAL in sources[CHONGQING]
+    assert counts[0] >= 1 and counts[1] < len(sources), counts  # 000 moves some, 002 not all
+    kb.remove(next(d.doc_id for d in kb.documents() if d.title.startswith("国家产教融合")))
+    text = national.read_text(encoding="utf-8")  # the national plan is revised: its sources'
+    national.write_text(text.replace("产教融合", "产教深度融合", 5), encoding="utf-8")
+    relinked.clear()
+    kb.ingest([national])  # documents that draw on it are relinked, their sources unchanged
+    assert {d for d, found in kb.store.doc_sources().items() if NATIONAL in found} <= set(
+        relinked
+    )
+    batch = KnowledgeBase(tmp_path / "batch", encoder=FakeEncoder())
+    batch.ingest([national, *(SEEDS[k] for k in ("002", "003", "004"))])
+    assert _clause_links(kb) == _clause_links(batch)
+    assert kb.store.doc_sources() == batch.store.doc_sources()

@@ -1,8 +1,8 @@
 """The SQLite side of a KB, one module per table family, joined on one connection by ``Store``.
 
 connection: meta; documents: documents, clauses; owners: clause_units; windows: windows,
-embeddings; links: doc_links, clause_links, doc_vectors; validity: doc_validity, doc_status;
-lexical: the FTS5 tables. (The segment catalogs are index.vector_index.segments' and
+embeddings; links: doc_links, clause_links, doc_sources, doc_vectors; validity: doc_validity,
+doc_status; lexical: the FTS5 tables. (The segment catalogs are index.vector_index.segments' and
 index.lexical_index.segments'.)
 """
 

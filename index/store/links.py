@@ -1,4 +1,5 @@
-"""The ``doc_links``, ``clause_links`` and ``doc_vectors`` tables: links across documents."""
+"""The ``doc_links``, ``clause_links``, ``doc_sources`` and ``doc_vectors`` tables: links
+across documents."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ CREATE TABLE IF NOT EXISTS clause_links (
 CREATE INDEX IF NOT EXISTS clause_links_clause ON clause_links (clause_id);
 CREATE INDEX IF NOT EXISTS clause_links_source ON clause_links (source_id);
 CREATE INDEX IF NOT EXISTS clause_links_doc ON clause_links (doc_id);
+CREATE TABLE IF NOT EXISTS doc_sources (
+    doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
+    sources TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS doc_vectors (
     doc_id TEXT PRIMARY KEY REFERENCES documents (doc_id) ON DELETE CASCADE,
     vector BLOB NOT NULL
@@ -100,6 +105,18 @@ CREATE TABLE IF NOT EXISTS doc_vectors (
             " kind, diff) VALUES (?,?,?,?,?,?,?,?)",
             [(link[0], doc_id, *link[1:]) for link in links],
         )
+
+    def save_doc_sources(self, doc_id: str, sources: list[str]) -> None:
+        """The documents whose clauses ``doc_id``'s clause links were computed against."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO doc_sources VALUES (?, ?)", (doc_id, json.dumps(sources))
+        )
+
+    def doc_sources(self) -> dict[str, set[str]]:
+        """doc_id → its recorded source documents (a document linked before they were
+        recorded is absent)."""
+        rows = self.db.execute("SELECT doc_id, sources FROM doc_sources")
+        return {doc_id: set(json.loads(sources)) for doc_id, sources in rows}
 
     def clause_links(self, column: str, clause_id: str) -> list[sqlite3.Row]:
         """Links by local clause (``column`` = clause_id) or by source (``source_id``)."""
