@@ -161,9 +161,7 @@ def test_a_change_relinks_only_documents_whose_sources_it_moves(tmp_path, monkey
     national.write_text(text.replace("产教融合", "产教深度融合", 5), encoding="utf-8")
     relinked.clear()
     kb.ingest([national])  # documents that draw on it are relinked, their sources unchanged
-    assert {d for d, found in kb.store.doc_sources().items() if NATIONAL in found} <= set(
-        relinked
-    )
+    assert {d for d, found in kb.store.doc_sources().items() if NATIONAL in found} <= set(relinked)
     batch = KnowledgeBase(tmp_path / "batch", encoder=FakeEncoder())
     batch.ingest([national, *(SEEDS[k] for k in ("002", "003", "004"))])
     assert _clause_links(kb) == _clause_links(batch)
