@@ -192,6 +192,21 @@ def resolve_citation(
     return _in_force_then(store, found, on)[0]["doc_id"] if found else None
 
 
+def may_name(doc, title: str | None, number: str | None) -> bool:
+    """Whether ``resolve_citation`` could resolve a citation (title, 文号) to ``doc`` (a
+    documents row): its rules for one document, erring towards yes. A new document makes
+    only the unresolved citations it may name worth resolving again."""
+    own_number = doc["doc_number"]
+    if number and own_number and normalize_brackets(own_number) == normalize_brackets(number):
+        return True
+    if not title:
+        return False
+    key, doc_key = _title_key(title), normalize(doc["title"])
+    if doc_key in (key, f"中华人民共和国{key}", f"关于印发{key}的通知", f"关于印发《{key}》的通知"):
+        return True
+    return key in doc_key and _issued_title(doc["title"]) == _bare(key)
+
+
 def _in_force_then(store: Store, rows: list, on: str | None) -> list:
     """Versions in force on ``on`` first (latest start first), drafts last: a local document
     carries out the version of the national text that was in force when it was issued."""
@@ -406,8 +421,8 @@ class Linker:
 
     def _stale_citations(self, changed: set[str], removed: dict[str, str]) -> set[str]:
         """Documents whose citations may resolve differently: the changed ones, those citing a
-        changed or removed document (or an older version of a changed one), and, when
-        documents came, those with unresolved citations."""
+        changed or removed document (or an older version of a changed one), and those with an
+        unresolved citation a document that came may name."""
         stale = set(changed)
         targets = set(changed) | set(removed)
         for doc_id in changed & self.documents.keys():
@@ -415,8 +430,11 @@ class Linker:
             targets |= {r["doc_id"] for r in self.store.documents_by_title([_title_key(title)])}
         for target in targets:
             stale.update(self.store.linked_from(target))
-        if changed:
-            stale.update(self.store.documents_with_unresolved_citations())
+        came = [self.documents[d] for d in changed if d in self.documents]
+        stale.update(
+            doc_id for doc_id, title, number in self.store.unresolved_citations()
+            if any(may_name(doc, title, number) for doc in came)
+        )  # fmt: skip
         return stale
 
     def stored_links(self, doc_id: str) -> list[DocumentLink]:

@@ -144,10 +144,11 @@ def test_queries_that_cannot_be_searched(kb):
 def test_rrf_fusion_against_hand_computed_scores():
     dense = [_Candidate(1, ranks={"dense": 1}), _Candidate(2, ranks={"dense": 2})]
     bm25 = [_Candidate(2, ranks={"bm25": 1}), _Candidate(3, ranks={"bm25": 2})]
-    fused = _fuse({"dense": dense, "bm25": bm25})
+    fused = _fuse({"dense": dense, "bm25": bm25})  # shipped: dense 1.2, BM25 0.8, k 60
     assert [c.clause for c in fused] == [2, 1, 3]
-    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
-    assert fused[1].score == pytest.approx(1 / 61)
+    assert fused[0].score == pytest.approx(1.2 / 62 + 0.8 / 61)
+    assert fused[1].score == pytest.approx(1.2 / 61)
+    assert fused[2].score == pytest.approx(0.8 / 62)
 
 
 def test_kb_folder_copy_opens_the_same(kb, tmp_path):

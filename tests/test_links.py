@@ -166,3 +166,16 @@ def test_a_change_relinks_only_documents_whose_sources_it_moves(tmp_path, monkey
     batch.ingest([national, *(SEEDS[k] for k in ("002", "003", "004"))])
     assert _clause_links(kb) == _clause_links(batch)
     assert kb.store.doc_sources() == batch.store.doc_sources()
+
+
+def test_a_new_document_may_name_only_citations_that_could_resolve_to_it():
+    from index.links import may_name
+
+    law = {"title": "中华人民共和国会计法", "doc_number": None}
+    assert may_name(law, "会计法", None) and may_name(law, "中华人民共和国会计法", None)
+    assert not may_name(law, "统计法", None) and not may_name(law, None, "国发〔2019〕4号")
+    notice = {"title": "北京市人民政府关于印发《北京市数字经济促进条例》的通知",
+              "doc_number": "京政发〔2023〕5号"}  # fmt: skip
+    assert may_name(notice, "北京市数字经济促进条例", None)
+    assert may_name(notice, None, "京政发[2023]5号")  # brackets as written elsewhere
+    assert not may_name(notice, "北京市数字经济", None)  # a part of the title is not a name

@@ -91,9 +91,12 @@ CREATE TABLE IF NOT EXISTS doc_vectors (
             (target,),
         ).fetchall()
 
-    def documents_with_unresolved_citations(self) -> list[str]:
-        rows = self.db.execute("SELECT DISTINCT doc_id FROM doc_links WHERE target IS NULL")
-        return [r[0] for r in rows]
+    def unresolved_citations(self) -> list[tuple[str, str | None, str | None]]:
+        """(doc_id, title, 文号) of every citation no document in the KB answers yet."""
+        rows = self.db.execute(
+            "SELECT doc_id, title, doc_number FROM doc_links WHERE target IS NULL"
+        )
+        return [tuple(r) for r in rows]
 
     # --- clause links ---------------------------------------------------------------------
 
