@@ -80,6 +80,12 @@ class Filters:
         """Every version of every clause (status "all" and nothing else): no mask needed."""
         return self.status == "all" and replace(self, status=None).empty
 
+    @property
+    def masks(self) -> bool:
+        """Whether a search must read the ids this filter allows: not for the default
+        (current versions, hidden by the indexes themselves) nor for every version."""
+        return not (self.empty or self.everything)
+
     def _versions(self) -> tuple[str | None, list]:
         """The condition on versions and validity: current versions by default, every version
         (all), or those with a status on a day (in_force_on, else today)."""

@@ -233,6 +233,8 @@ class KnowledgeBase(_Reading):
         if self.manifest is None:
             current.save(self.folder)
             self.manifest = current
+            if self._adapter:  # a new KB: its model is known only now
+                self._adapter.check(current.model, current.dim, self._adapter_path)
         self.manifest.check(current, self.folder)
         return self._encoder
 
@@ -243,10 +245,7 @@ class KnowledgeBase(_Reading):
     def _encode_queries(self, texts: list[str]) -> np.ndarray:
         """Query vectors, moved by the query adapter when the KB was opened with one."""
         vectors = self.encoder.encode_queries(texts)
-        if self._adapter is None:
-            return vectors
-        self._adapter.check(self.manifest.model, self.manifest.dim, self._adapter_path)
-        return self._adapter.apply(vectors)
+        return vectors if self._adapter is None else self._adapter.apply(vectors)
 
     def _index_type(self) -> str:
         """The vector index asked for, else the KB's own, else a new KB's default."""

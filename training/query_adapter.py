@@ -51,11 +51,9 @@ class Space:
 def read_space(kb: KnowledgeBase) -> Space:
     """Every window's vector (the KB's cache) and its article key (evals.stard's rule)."""
     keys = article_keys(kb)
-    rows = kb.store.db.execute(
-        "SELECT w.clause, e.vector FROM windows w JOIN embeddings e USING (text_hash) ORDER BY w.id"
-    ).fetchall()
-    vectors = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-    return Space(vectors, np.array([keys[r[0]] for r in rows], dtype=object))
+    ids, vectors = kb.store.window_vectors()
+    clause_of = dict(kb.store.db.execute("SELECT id, clause FROM windows").fetchall())
+    return Space(vectors, np.array([keys[clause_of[w]] for w in ids.tolist()], dtype=object))
 
 
 def mine(queries: np.ndarray, labels: list[set[str]], space: Space) -> list[Example]:
@@ -114,7 +112,7 @@ def _loss(batch: list[Example], q_all, p_all, matrix, scale: float):
 def fit_stard(kb_dir: Path, stard: Path = STARD) -> QueryAdapter:
     """The adapter fitted on our train split of dev.json (evals.stard.split), in kb's space."""
     started = time.perf_counter()
-    queries = [q for q in load(stard / "dev.json")]
+    queries = load(stard / "dev.json")
     parts = split(queries)
     train = [q for q in queries if parts[q.query_id] == "train"]
     kb = KnowledgeBase(kb_dir)
