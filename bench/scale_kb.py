@@ -284,6 +284,18 @@ def fts5_bm25(kb: KnowledgeBase, texts: list[str]) -> dict:
             "bm25_b_per_clause": size}  # fmt: skip
 
 
+def reused(folder: Path, held: list[ParsedDocument], encoder) -> dict:
+    """A KB an earlier --keep run built: the held-out documents it added are removed again,
+    so the searches and the adds are measured on the same KB as after a build."""
+    if not (folder / "manifest.json").exists():
+        raise SystemExit(f"{folder}: no KB to reuse (build it first with --keep)")
+    kb = KnowledgeBase(folder, encoder=encoder)
+    removed = [doc.document.doc_id for doc in held if kb.remove(doc.document.doc_id)]
+    out = {"reused": str(folder), "removed_held": removed} | kb.store.counts()
+    kb.close()
+    return out
+
+
 def added(kb: KnowledgeBase, held: list[ParsedDocument]) -> dict:
     """Held-out real documents ingested one at a time through KnowledgeBase.ingest."""
     faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -316,7 +328,12 @@ def cold_start(folder: Path) -> None:
 def measure(n: int, docs, held, real, rows, encoder, texts, args) -> dict:
     keep, queries = args.keep, args.queries
     folder = args.out / f"kb-clauses-{n}"
-    out = {"n": n, "load": os.getloadavg()[0]} | build(folder, docs, held, n, real, rows, encoder)
+    out = {"n": n, "load": os.getloadavg()[0]}
+    out |= (
+        reused(folder, held, encoder)
+        if args.reuse
+        else build(folder, docs, held, n, real, rows, encoder)
+    )
     print(json.dumps(out), flush=True)
     kb = KnowledgeBase(folder, encoder=encoder)
     faiss.omp_set_num_threads(1)
@@ -336,7 +353,7 @@ def measure(n: int, docs, held, real, rows, encoder, texts, args) -> dict:
     out |= {"disk_b_per_clause": disk / out["clauses"],
             "memory_b_per_clause": out["memory_b"] / out["clauses"],
             "load_after": os.getloadavg()[0]}  # fmt: skip
-    if not keep:
+    if not (keep or args.reuse):  # a reused KB stays for the next run
         shutil.rmtree(folder, ignore_errors=True)
     return out
 
@@ -347,6 +364,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the KBs (in --out)")
     parser.add_argument("--out", type=Path, default=CACHE, help="where the KBs are built")
     parser.add_argument("--queries", type=int, default=343, help="searches per mode (spread)")
+    parser.add_argument("--reuse", action="store_true", help="measure the KBs --keep left")
     parser.add_argument("--cold", type=Path, help=argparse.SUPPRESS)  # the cold-start child
     args = parser.parse_args()
     if args.cold:
