@@ -49,7 +49,7 @@ from scale import CACHE, SHARED, exact_top, ms, query_vectors, recall, stard_vec
 from index import versions  # noqa: E402
 from index.encoders.base import Encoder, default_model, model_id  # noqa: E402
 from index.filters import Filters  # noqa: E402
-from index.kb import KnowledgeBase, text_hash  # noqa: E402
+from index.kb import KnowledgeBase, Snapshot, text_hash  # noqa: E402
 from index.lexical import bm25_match  # noqa: E402
 from index.lexical_index.segments import LexicalIndex  # noqa: E402
 from index.search import Searcher  # noqa: E402
@@ -60,6 +60,12 @@ from index.windows import windows  # noqa: E402
 from ingest.models import ParsedDocument  # noqa: E402
 
 MODES = ("dense", "bm25", "hybrid")
+FILTERS = {  # broad filters: a filtered search reads the ids they allow (index.doc_map)
+    "level=national": Filters(level="national"),
+    "region=香港": Filters(region="香港"),
+    "year 2000-2020": Filters(year_from=2000, year_to=2020),
+    "in_force on 2020-01-01": Filters(status="in_force", in_force_on="2020-01-01"),
+}
 BATCH_CLAUSES = 20_000  # clauses written per transaction
 HELD_OUT = 4  # real documents kept out of the bulk: ingested one at a time afterwards
 _HAN = re.compile(r"[\u4e00-\u9fff]{2}")
@@ -252,15 +258,15 @@ def depths(state: SegmentedIndex, ids, vectors, queries) -> dict:
     return out
 
 
-def searches(kb: KnowledgeBase, texts: list[str], modes=MODES) -> dict:
+def searches(kb: KnowledgeBase, texts: list[str], modes=MODES, filters=None) -> dict:
     """Wall and CPU p50/p95 of each mode's top 10 (after one warm-up search per mode)."""
     searcher, out = Searcher(kb), {}
     for mode in modes:
-        searcher.search(texts[0], 10, mode=mode)
+        searcher.search(texts[0], 10, filters, mode=mode)
         wall, cpu = [], []
         for text in texts:
             started, used = time.perf_counter(), time.thread_time()
-            searcher.search(text, 10, mode=mode)
+            searcher.search(text, 10, filters, mode=mode)
             wall.append(time.perf_counter() - started)
             cpu.append(time.thread_time() - used)
         out[mode] = ms(wall, "") | ms(cpu, "cpu_")
@@ -294,6 +300,46 @@ def reused(folder: Path, held: list[ParsedDocument], encoder) -> dict:
     out = {"reused": str(folder), "removed_held": removed} | kb.store.counts()
     kb.close()
     return out
+
+
+def filtered(kb: KnowledgeBase, texts: list[str], repeat: int = 20, sql: int = 4) -> dict:
+    """Per filter of FILTERS: the share of clauses it allows; its masks' wall p50/p95, from
+    index.doc_map and from Store's SQL join (the reference, and the code before); each mode's
+    top 10 with either (with SQL's masks, every ``sql``-th query: they take up to a second at
+    100k). The map is read first (once per generation: ``map_load_s``)."""
+    out, own = {}, (Snapshot.allowed_windows, Snapshot.allowed_clauses)
+    with kb.reading() as snapshot:
+        started = time.perf_counter()
+        doc_map = snapshot.doc_map
+        out["map_load_s"] = time.perf_counter() - started
+        clauses = snapshot.store.clause_count()
+        out["map_b_per_clause"] = doc_map.nbytes / clauses
+        for name, given in FILTERS.items():
+            out[name] = {"share": len(snapshot.allowed_clauses(given, [])) / clauses}
+            for kind in ("windows", "clauses"):
+                for source, reader in (("map", snapshot), ("sql", snapshot.store)):
+                    count = repeat if source == "map" else max(3, repeat // sql)
+                    times = timed(getattr(reader, f"allowed_{kind}"), given, count)
+                    out[name] |= ms(times, f"{kind}_{source}_")
+    for name, given in FILTERS.items():
+        out[name]["search_map"] = searches(kb, texts, filters=given)
+        Snapshot.allowed_windows = lambda self, f, u: self.store.allowed_windows(f, u)
+        Snapshot.allowed_clauses = lambda self, f, u: self.store.allowed_clauses(f, u)
+        try:
+            out[name]["search_sql"] = searches(kb, texts[::sql], filters=given)
+        finally:
+            Snapshot.allowed_windows, Snapshot.allowed_clauses = own
+    return out
+
+
+def timed(mask, given: Filters, repeat: int) -> list[float]:
+    """Wall seconds of ``repeat`` calls of a mask (no unit names)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        mask(given, [])
+        times.append(time.perf_counter() - started)
+    return times
 
 
 def added(kb: KnowledgeBase, held: list[ParsedDocument]) -> dict:
@@ -344,7 +390,9 @@ def measure(n: int, docs, held, real, rows, encoder, texts, args) -> dict:
     started = time.perf_counter()
     kb.bm25  # noqa: B018 - loads the postings segments
     out["open_bm25_s"] = time.perf_counter() - started
-    out |= {"queries": len(texts)} | searches(kb, texts) | fts5_bm25(kb, texts) | added(kb, held)
+    out |= {"queries": len(texts)} | searches(kb, texts) | fts5_bm25(kb, texts)
+    out["filtered"] = filtered(kb, texts[::4])  # before the adds: one segment, as built
+    out |= added(kb, held)
     out["dense_after_add"] = searches(kb, texts, ("dense",))["dense"]  # 1 + 4 segments
     kb.close()
     child = [sys.executable, __file__, "--cold", str(folder)]

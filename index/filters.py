@@ -86,21 +86,41 @@ class Filters:
         (current versions, hidden by the indexes themselves) nor for every version."""
         return not (self.empty or self.everything)
 
-    def _versions(self) -> tuple[str | None, list]:
-        """The condition on versions and validity: current versions by default, every version
-        (all), or those with a status on a day (in_force_on, else today)."""
+    def validity(self) -> tuple[str, str] | str | None:
+        """What the filter asks of versions: None (every version: all), "current" (each
+        document's newest version, the default), or (a status, the day it holds on:
+        in_force_on, else today)."""
         if self.status == "all" and not self.in_force_on:
-            return None, []
+            return None
         if self.status in (None, "current") and not self.in_force_on:
+            return "current"
+        wanted = self.status if self.status in STATUSES else "in_force"
+        return wanted, self.in_force_on or date.today().isoformat()
+
+    def _versions(self) -> tuple[str | None, list]:
+        """The condition on versions and validity (``validity``) in SQL."""
+        rule = self.validity()
+        if rule is None:
+            return None, []
+        if rule == "current":
             return ("NOT EXISTS (SELECT 1 FROM doc_status s WHERE s.doc_id = d.doc_id"
                     " AND s.superseded_by IS NOT NULL)"), []  # fmt: skip
-        wanted = self.status if self.status in STATUSES else "in_force"
-        case, params = status_sql(self.in_force_on or date.today().isoformat())
+        wanted, day = rule
+        case, params = status_sql(day)
         condition = f"EXISTS (SELECT 1 FROM doc_status s WHERE s.doc_id = d.doc_id AND {case} = ?)"
         return condition, [*params, wanted]
 
     def sql(self, unit_names: list[str]) -> tuple[str, list]:
         """A WHERE condition and its parameters; ``unit_names`` are the unit's resolved names."""
+        where, params = self.document_sql()
+        unit, unit_params = self.unit_sql(unit_names)
+        if not unit:
+            return where, params
+        return (unit if where == "1" else f"{where} AND {unit}"), [*params, *unit_params]
+
+    def document_sql(self) -> tuple[str, list]:
+        """The conditions on ``documents d`` alone (all but the unit): they select documents,
+        which index.doc_map turns into clause and window ids."""
         conditions: list[str] = []
         params: list = []
         if self.level:
@@ -114,13 +134,6 @@ class Filters:
             doc = normalize(self.doc)
             conditions.append("(d.doc_id = ? OR d.doc_number_key = ? OR instr(d.title_key, ?) > 0)")
             params += [doc, normalize_brackets(doc), doc]
-        if self.unit:
-            marks = ",".join("?" * len(unit_names))
-            conditions.append(
-                "EXISTS (SELECT 1 FROM clause_units u WHERE u.clause = c.id"
-                f" AND (u.canonical IN ({marks}) OR u.name IN ({marks})))"
-            )
-            params += unit_names * 2
         if self.year_from:
             conditions.append("d.year >= ?")
             params.append(self.year_from)
@@ -132,6 +145,19 @@ class Filters:
             conditions.append(versions)
             params += version_params
         return " AND ".join(conditions) or "1", params
+
+    def unit_sql(self, unit_names: list[str]) -> tuple[str, list]:
+        """The unit condition on ``clauses c`` ("" without a unit): clause-level, and selective."""
+        if not self.unit:
+            return "", []
+        named, params = unit_condition(unit_names)
+        return f"EXISTS (SELECT 1 FROM clause_units u WHERE u.clause = c.id AND {named})", params
+
+
+def unit_condition(unit_names: list[str]) -> tuple[str, list]:
+    """A ``clause_units u`` row naming the unit: by canonical name or as written."""
+    marks = ",".join("?" * len(unit_names))
+    return f"(u.canonical IN ({marks}) OR u.name IN ({marks}))", unit_names * 2
 
 
 def status_sql(day: str) -> tuple[str, list]:

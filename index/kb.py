@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from index import versions
+from index.doc_map import DocMap, DocMaps
 from index.embedding import Embedder, KbModel, LocalEmbedder
 from index.encoders import default_backend, load_encoder, precision_of
 from index.encoders.adapter import QueryAdapter
@@ -107,6 +108,18 @@ class _Reading:
     @property
     def bm25(self) -> LexicalIndex:
         raise NotImplementedError
+
+    @property
+    def doc_map(self) -> DocMap:
+        raise NotImplementedError
+
+    def allowed_windows(self, filters: Filters, unit_names: list[str]) -> np.ndarray:
+        """Window ids that pass the filters, sorted (index.doc_map: a few ms at any size)."""
+        return self.doc_map.allowed_windows(self.store, filters, unit_names)
+
+    def allowed_clauses(self, filters: Filters, unit_names: list[str]) -> np.ndarray:
+        """clauses.id that pass the filters, sorted (index.doc_map)."""
+        return self.doc_map.allowed_clauses(self.store, filters, unit_names)
 
     @property
     def generation(self) -> int:
@@ -198,6 +211,7 @@ class KnowledgeBase(_Reading):
         self._readers = ReadPool(self.folder / DB_FILE)
         self._cache = VectorCache()
         self._bm25_cache = VectorCache()  # the same sharing, of LexicalIndex states
+        self._doc_maps = DocMaps()  # and of each generation's clause and window documents
         self._adapter_path = query_adapter
         self._adapter = QueryAdapter.load(query_adapter) if query_adapter else None
         if self._adapter and self.manifest:
@@ -303,6 +317,15 @@ class KnowledgeBase(_Reading):
             state = LexicalIndex.rebuilt(*store.bm25_rows())
         state.hidden = store.superseded_clauses()
         return state
+
+    @property
+    def doc_map(self) -> DocMap:
+        """Each clause's and window's document, as the committed state holds them."""
+        return self.doc_map_at(self.generation, self.store)
+
+    def doc_map_at(self, generation: int, store: Store) -> DocMap:
+        """The DocMap of ``generation``; ``store`` must see that generation."""
+        return self._doc_maps.get(generation, store)
 
     @contextmanager
     def reading(self) -> Iterator[Snapshot]:
@@ -494,6 +517,7 @@ class KnowledgeBase(_Reading):
                 generation = self.generation
                 base = self.vectors_at(generation, self.store)
                 lexical = self.bm25_at(generation, self.store)
+                doc_map = self._doc_maps.held(generation)  # the next is derived if loaded
                 yield change
                 started = time.perf_counter()
                 versions.refresh(self.store)  # groups and statuses first: links read them
@@ -509,6 +533,9 @@ class KnowledgeBase(_Reading):
                 bm25 = lexical.changed(change.removed_clauses, *added_rows, generation)
                 bm25.commit(self.folder, self.store.db, written)
                 bm25.state.hidden = self.store.superseded_clauses()
+                if doc_map is not None:
+                    clauses = (change.removed_clauses, change.added_clauses)
+                    doc_map = doc_map.changed(self.store, clauses, (change.removed, change.added))
                 self.store.set_meta("generation", str(generation))
                 sweep(self.folder, {s.name for s in base.segments + update.state.segments})
                 sweep_bm25(self.folder, {s.name for s in lexical.segments + bm25.state.segments})
@@ -518,6 +545,8 @@ class KnowledgeBase(_Reading):
             raise
         self._cache.put(generation, update.state)
         self._bm25_cache.put(generation, bm25.state)
+        if doc_map is not None:
+            self._doc_maps.put(generation, doc_map)
 
 
 @dataclass
@@ -584,6 +613,10 @@ class Snapshot(_Reading):
     @property
     def bm25(self) -> LexicalIndex:
         return self.kb.bm25_at(self.generation, self.store)
+
+    @property
+    def doc_map(self) -> DocMap:
+        return self.kb.doc_map_at(self.generation, self.store)
 
     @contextmanager
     def reading(self) -> Iterator[Snapshot]:

@@ -123,7 +123,7 @@ class Searcher:
 
     def _dense(self, query: str, depth: int, filters: Filters, units: list[str]):
         vector = self.kb.encode_query(query)
-        allowed = self.kb.store.allowed_windows(filters, units) if filters.masks else None
+        allowed = self.kb.allowed_windows(filters, units) if filters.masks else None
         window_hits = self.kb.vectors.search(vector, depth * 3, allowed)
         if filters.empty:  # the default keeps current versions: drop superseded ones here
             hidden = self.kb.store.superseded_windows([w for w, _ in window_hits])
@@ -140,7 +140,7 @@ class Searcher:
         match = bm25_match(query)
         if match is None:
             return []
-        allowed = self.kb.store.allowed_clauses(filters, units) if filters.masks else None
+        allowed = self.kb.allowed_clauses(filters, units) if filters.masks else None
         found = self.kb.bm25.search(match, depth, allowed, hide=not filters.everything)
         if found is None:  # a term FTS5 reads as a phrase of several tokens: FTS5 ranks it
             found = self.kb.store.fts("clauses_bm25", match, depth, filters, units)

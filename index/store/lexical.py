@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.filters import Filters
+from index.filters import Filters, unit_condition
 from index.lexical import index_text, phrase_key
 from index.store.connection import Tables
+from index.store.windows import id_pairs
 
 
 class Lexical(Tables):
@@ -90,6 +91,45 @@ CREATE VIRTUAL TABLE IF NOT EXISTS clauses_phrase USING fts5 (key, tokenize = 't
             f" WHERE {where}",
             params,
         )
+        return np.sort(np.array([r[0] for r in rows], dtype=np.int64))
+
+    def clause_documents(self, clauses: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(clauses.id, sorted; the documents.rowid of each): of ``clauses``, else of every
+        clause (read from the clauses_doc index alone). What index.doc_map holds."""
+        if clauses is None:
+            return id_pairs(
+                self.db,
+                "SELECT c.id, d.rowid FROM documents d CROSS JOIN clauses c ON c.doc_id = d.doc_id",
+            )
+        return id_pairs(self.db, "SELECT c.id, d.rowid FROM clauses c JOIN documents d"
+                        " USING (doc_id) WHERE c.id IN ({})", clauses)  # fmt: skip
+
+    def clause_ranges(self) -> list[tuple[int, int, int, int]]:
+        """Per document: (documents.rowid, lowest and highest clauses.id, clauses); one scan of
+        the clauses_doc index. A document's clauses are written together, so their ids are
+        one run (highest − lowest + 1 = clauses) unless SQLite ran out of rowids."""
+        return self.db.execute(
+            "SELECT d.rowid, min(c.id), max(c.id), count(*) FROM documents d"
+            " CROSS JOIN clauses c ON c.doc_id = d.doc_id GROUP BY d.rowid"
+        ).fetchall()
+
+    def document_facts(self) -> list[tuple]:
+        """Per document: its rowid and what Filters.document_sql reads (documents, doc_status):
+        doc_id, level, region, doc_number_key, title_key, year, has a status, superseded, draft,
+        valid_from, valid_to, ended_by. What index.doc_map tests filters on, in memory."""
+        cursor = self.db.cursor()
+        cursor.row_factory = None
+        return cursor.execute(
+            "SELECT d.rowid, d.doc_id, d.level, d.region, d.doc_number_key, d.title_key, d.year,"
+            " s.doc_id IS NOT NULL, s.superseded_by IS NOT NULL, s.draft, s.valid_from,"
+            " s.valid_to, s.ended_by FROM documents d LEFT JOIN doc_status s USING (doc_id)"
+        ).fetchall()
+
+    def clauses_naming(self, unit_names: list[str]) -> np.ndarray:
+        """clauses.id of the clauses naming the unit, sorted (a unit names few clauses)."""
+        named, params = unit_condition(unit_names)
+        query = f"SELECT DISTINCT u.clause FROM clause_units u WHERE {named}"
+        rows = self.db.execute(query, params)
         return np.sort(np.array([r[0] for r in rows], dtype=np.int64))
 
     def superseded_clauses(self) -> np.ndarray:

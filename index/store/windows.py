@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 
 import numpy as np
 
-from index.filters import Filters
+from index.filters import Filters, unit_condition
 from index.store.connection import Tables
 from index.windows import Span
 
@@ -102,3 +103,52 @@ CREATE TABLE IF NOT EXISTS embeddings (text_hash TEXT PRIMARY KEY, vector BLOB N
             params,
         )
         return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def window_documents(self, windows: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(window ids, sorted; the documents.rowid of each): of ``windows``, else of every
+        window. What index.doc_map holds to turn selected documents into window ids."""
+        if windows is None:  # documents first: clauses_doc and windows_clause cover the join
+            return id_pairs(
+                self.db,
+                "SELECT w.id, d.rowid FROM documents d CROSS JOIN clauses c"
+                " ON c.doc_id = d.doc_id CROSS JOIN windows w ON w.clause = c.id",
+            )
+        return id_pairs(self.db, "SELECT w.id, d.rowid FROM windows w JOIN clauses c"
+                        " ON c.id = w.clause JOIN documents d USING (doc_id) WHERE w.id IN ({})",
+                        windows)  # fmt: skip
+
+    def window_ranges(self) -> list[tuple[int, int, int, int]]:
+        """Per document: (documents.rowid, lowest and highest window id, windows), read as the
+        windows of its clause ids' range (a scan of the windows_clause index): right for the
+        documents whose clause ids are one run (Lexical.clause_ranges)."""
+        return self.db.execute(
+            "WITH r AS MATERIALIZED (SELECT d.rowid AS doc, min(c.id) AS lo, max(c.id) AS hi"
+            " FROM documents d CROSS JOIN clauses c ON c.doc_id = d.doc_id GROUP BY d.rowid)"
+            " SELECT r.doc, min(w.id), max(w.id), count(w.id) FROM r"
+            " CROSS JOIN windows w ON w.clause BETWEEN r.lo AND r.hi GROUP BY r.doc"
+        ).fetchall()
+
+    def windows_naming(self, unit_names: list[str]) -> np.ndarray:
+        """Window ids of the clauses naming the unit, sorted (a unit names few clauses)."""
+        named, params = unit_condition(unit_names)
+        rows = self.db.execute(
+            "SELECT DISTINCT w.id FROM clause_units u CROSS JOIN windows w ON w.clause = u.clause"
+            f" WHERE {named}",
+            params,
+        )
+        return np.sort(np.array([r[0] for r in rows], dtype=np.int64))
+
+
+def id_pairs(db, query: str, ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A query's rows of two integers (id, value) as two arrays sorted by id, read without a
+    Python object per row; with ``ids``, the query is run on 500 at a time (its ``{}``)."""
+    cursor = db.cursor()
+    cursor.row_factory = None  # plain tuples
+    if ids is None:
+        rows = cursor.execute(query)
+    else:
+        chunks = [ids[i : i + 500] for i in range(0, len(ids), 500)]
+        rows = (r for c in chunks for r in cursor.execute(query.format(",".join("?" * len(c))), c))
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64)
+    order = np.argsort(flat[0::2], kind="stable")
+    return flat[0::2][order], flat[1::2][order]
