@@ -11,10 +11,11 @@ embedding, not the model.
 Links: while the KB grows, Linker.refresh computes no clause links (those of the bulk documents
 are left out: at about one second per relinked document, growing would take hours). When a
 document is added or removed, Linker.refresh runs for real, except that of the documents it
-relinks only the first LINK_SAMPLE are computed; the rest are counted, and ``links_est_s``
-adds their count times the sampled seconds per document.
+relinks only the first LINK_SAMPLE (``--link-sample``) are computed; the rest are counted, and
+``links_est_s`` adds their count times the sampled seconds per document.
 
     nice -n 10 .venv/bin/python bench/add_document.py [--sizes 400 1500 3500] [--kb DIR]
+        [--link-sample N]
 """
 
 from __future__ import annotations
@@ -73,17 +74,17 @@ class Timed:
 
 
 class SampledRelinks:
-    """Linker._clause_link_rows run for the first LINK_SAMPLE documents of a change; the
+    """Linker._clause_link_rows run for the first ``limit`` documents of a change; the
     others are counted and get no rows (``active`` off: none run, as while growing)."""
 
-    def __init__(self):
-        self.inner = Linker._clause_link_rows
+    def __init__(self, limit: int = LINK_SAMPLE):
+        self.inner, self.limit = Linker._clause_link_rows, limit
         self.active, self.count, self.sampled, self.seconds = False, 0, 0, 0.0
         sampler = self
 
         def rows(linker, doc, links):
             sampler.count += 1
-            if not sampler.active or sampler.sampled >= LINK_SAMPLE:
+            if not sampler.active or sampler.sampled >= sampler.limit:
                 return []
             started = time.perf_counter()
             found = sampler.inner(linker, doc, links)
@@ -156,13 +157,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[400, 1500, 3500])
     parser.add_argument("--kb", type=Path, help="KB folder (default: a temporary one)")
     parser.add_argument("--rounds", type=int, default=1, help="add/remove rounds per size")
+    parser.add_argument(
+        "--link-sample", type=int, default=LINK_SAMPLE,
+        help="documents relinked for real per change; the others are estimated",
+    )  # fmt: skip
     args = parser.parse_args()
     held = [CORPUS / h for h in HELD]
     held.append(next(f for f in expand_paths([CORPUS / "DLC"]) if f.name != "_index.md"))
     files = corpus_files(held)
     refresh, links = Timed(versions, "refresh"), Timed(Linker, "refresh")
     refresh.patch(), links.patch()
-    relinks = SampledRelinks()
+    relinks = SampledRelinks(args.link_sample)
     assert kb_module.versions.refresh is versions.refresh
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.kb or Path(scratch) / "kb"

@@ -82,6 +82,46 @@ def smith_waterman(a: str, b: str) -> Alignment:
     return Alignment(int(score), (int(a_start), int(a_end)), (int(b_start), int(b_end)))
 
 
+@njit(cache=True)
+def _scores_kernel(a: np.ndarray, b: np.ndarray, starts: np.ndarray, chosen: np.ndarray):
+    """The best local alignment score of a with each text ``k`` of ``chosen``, that is
+    b[starts[k]:starts[k + 1]]; the score alone, so one row and no start cells."""
+    out = np.zeros(chosen.shape[0], np.int64)
+    row = np.zeros(a.shape[0] + 1, np.int64)
+    for n in range(chosen.shape[0]):
+        k = chosen[n]
+        row[:] = 0
+        best = 0
+        for j in range(starts[k], starts[k + 1]):  # row[i] holds H[i][j - 1], then H[i][j]
+            corner, above = 0, 0  # H[i - 1][j - 1] and H[i - 1][j]
+            for i in range(1, a.shape[0] + 1):
+                before = row[i]
+                diagonal = corner + (MATCH if a[i - 1] == b[j] else MISMATCH)
+                score = max(0, diagonal, before + GAP, above + GAP)
+                row[i], corner, above = score, before, score
+                if score > best:
+                    best = score
+        out[n] = best
+    return out
+
+
+class Aligner:
+    """Smith-Waterman scores of any text against chosen ones of a fixed list (a linking run's
+    source clauses): the list is encoded once, and one call scores all the chosen."""
+
+    def __init__(self, texts: list[str]):
+        codes = [_codes(t) for t in texts]
+        self.lengths = np.array([len(c) for c in codes], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+        self.codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+
+    def scores(self, text: str, chosen: list[int]) -> np.ndarray:
+        """Equal to ``smith_waterman(text, texts[k]).score`` for each k of ``chosen``."""
+        if not text or not chosen:
+            return np.zeros(len(chosen), np.int64)
+        return _scores_kernel(_codes(text), self.codes, self.starts, np.array(chosen, np.int64))
+
+
 def smith_waterman_reference(a: str, b: str) -> int:
     """The textbook full-matrix score, for testing the kernel."""
     rows = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]

@@ -29,14 +29,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
 
-from index.alignment import differences, smith_waterman
+from index.alignment import MATCH, Aligner, Change, differences, smith_waterman
 from index.lexical import words
 from index.store import Store
 from ingest.citations import find_citations
@@ -46,8 +46,10 @@ from ingest.units import Scope
 LEVEL_RANK = {"national": 0, "provincial": 1, "municipal": 2, "county": 3}
 FEATURES = ("cosine", "overlap", "alignment", "relation", "order", "lexical")
 NEAREST_DOCS = 5  # higher-level documents searched besides the implemented and cited ones
+NEAREST_MARGIN = 1e-5  # cosine margin by which a document must miss another's nearest
 DENSE_CANDIDATES = 20  # source clauses per local clause scored in full
 SOURCES_KEPT = 3
+MEASURES_KEPT = 32  # documents whose clause vectors a Linker keeps (a relinked one's sources)
 ORDER_MIN_COSINE = 0.85  # a nearest pair this similar may anchor the monotone alignment
 OPENING_CLAUSES = 3  # clauses (headings aside) where a document says what it implements
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants, for the ``lexical`` feature
@@ -245,23 +247,33 @@ class Candidate:
     score: float = 0.0
 
 
-def rank_sources(local_texts, local_vectors, source_texts, source_vectors, relation_weights):
+def rank_sources(
+    local_texts, local_vectors, source_texts, source_vectors, relation_weights,
+    local_words=None, source_words=None,
+):  # fmt: skip
     """Score candidate sources for each local clause; returns candidates per local clause.
-    A clause about its own document only (when it takes effect…) gets no candidates."""
+    A clause about its own document only (when it takes effect…) gets no candidates. The
+    features are ``pair_features``' (the reference), with each source's wording prepared once
+    per run and the alignments of one local clause scored in one call; ``*_words`` are the
+    texts' jieba words where the KB holds them (cut here when None)."""
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
-    lexicon = Lexicon(source_texts)
+    ordered: dict[int, list[int]] = {}
+    for a, j in order:
+        ordered.setdefault(a, []).append(j)
+    lexicon = Lexicon(source_texts, source_words)
+    wording = _Wording(source_texts)
     per_local: list[list[Candidate]] = []
     for i, text in enumerate(local_texts):
         if is_own_document_clause(text):
             per_local.append([])
             continue
         top = np.argsort(-cosine[i])[:DENSE_CANDIDATES]
-        chosen = list(dict.fromkeys([*top.tolist(), *(j for (a, j) in order if a == i)]))
-        lexical = lexicon.relative_scores(text, chosen)
+        chosen = list(dict.fromkeys([*top.tolist(), *ordered.get(i, [])]))
+        lexical = lexicon.relative_scores(text, chosen, local_words and local_words[i])
         candidates = []
-        for j, lex in zip(chosen, lexical, strict=True):
-            features = pair_features(text, source_texts[j], float(cosine[i, j]))
+        for j, lex, features in zip(chosen, lexical, wording.features(text, chosen), strict=True):
+            features["cosine"] = float(cosine[i, j])
             features["relation"] = relation_weights[j]
             features["order"] = 1.0 if (i, j) in order else 0.0
             features["lexical"] = lex
@@ -270,12 +282,40 @@ def rank_sources(local_texts, local_vectors, source_texts, source_vectors, relat
     return per_local
 
 
+class _Wording:
+    """``pair_features`` of one local clause against chosen sources of a run, bar the cosine:
+    the sources' normalised text, bigrams and character codes are made once."""
+
+    def __init__(self, source_texts: list[str]):
+        self.keys = [_key(text) for text in source_texts]
+        self.grams: dict[int, set[str]] = {}
+        self.aligner = Aligner(self.keys)
+
+    def features(self, local: str, chosen: list[int]) -> list[dict[str, float]]:
+        a = _key(local)
+        grams = _bigrams(a)
+        aligned = self.aligner.scores(a, chosen).tolist()
+        found = []
+        for j, score in zip(chosen, aligned, strict=True):
+            b = self.keys[j]
+            if j not in self.grams:
+                self.grams[j] = _bigrams(b)
+            overlap = len(grams & self.grams[j]) / len(grams) if grams else 0.0
+            shorter, longer = min(len(a), len(b)) or 1, max(len(a), len(b)) or 1
+            found.append({"cosine": 0.0, "overlap": overlap,
+                          "alignment": min(score / (MATCH * shorter), 1.0),
+                          "aligned_both": score / (MATCH * longer)})  # fmt: skip
+        return found
+
+
 class Lexicon:
     """BM25 of a local clause against the source clauses of one linking run (jieba words of
     index.lexical; IDF and mean length over those sources)."""
 
-    def __init__(self, source_texts: list[str]):
-        self.counts = [Counter(_words(text)) for text in source_texts]
+    def __init__(self, source_texts: list[str], source_words: list[tuple] | None = None):
+        """``source_words``: each text's ``index.lexical.words`` when known (stored), else cut."""
+        source_words = source_words or [_words(text) for text in source_texts]
+        self.counts = [Counter(found) for found in source_words]
         self.lengths = [sum(c.values()) for c in self.counts]
         self.mean_length = (sum(self.lengths) / len(self.lengths) if self.lengths else 0) or 1.0
         frequency = Counter(w for c in self.counts for w in c)
@@ -287,9 +327,11 @@ class Lexicon:
         norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[j] / self.mean_length)
         return sum(self.idf[w] * tf[w] * (BM25_K1 + 1) / (tf[w] + norm) for w in query if w in tf)
 
-    def relative_scores(self, text: str, sources: list[int]) -> list[float]:
+    def relative_scores(
+        self, text: str, sources: list[int], text_words: tuple | None = None
+    ) -> list[float]:
         """Each source's BM25 for the clause, over the best of them (0 when none shares a word)."""
-        query = set(_words(text))
+        query = set(_words(text) if text_words is None else text_words)
         scores = [self.score(query, j) for j in sources]
         best = max(scores, default=0.0)
         return [s / best if best > 0 else 0.0 for s in scores]
@@ -303,7 +345,8 @@ def _words(text: str) -> tuple[str, ...]:
 
 def pair_features(local: str, source: str, cosine: float) -> dict[str, float]:
     """The wording evidence of a pair; ``aligned_both`` (the alignment's share of the longer
-    text) is not a model feature, it tells verbatim from adapted."""
+    text) is not a model feature, it tells verbatim from adapted. One pair at a time: the
+    reference that ``rank_sources``' batched path (``_Wording``) is tested against."""
     a, b = _key(local), _key(source)
     grams = _bigrams(a)
     overlap = len(grams & _bigrams(b)) / len(grams) if grams else 0.0
@@ -328,9 +371,8 @@ def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tu
     gain = np.maximum(sims - np.maximum(ORDER_MIN_COSINE, runner_up), 0.0)
     n, m = gain.shape
     best = np.zeros((n + 1, m + 1))
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            best[i, j] = max(best[i, j - 1], best[i - 1, j] + gain[i - 1, j - 1])
+    for i in range(1, n + 1):  # best[i, j] = max(best[i, j - 1], best[i - 1, j] + gain): all ≥ 0
+        best[i, 1:] = np.maximum.accumulate(best[i - 1, 1:] + gain[i - 1])
     pairs, i, j = set(), n, m
     while i and j:
         if best[i, j] == best[i, j - 1]:
@@ -342,11 +384,23 @@ def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tu
     return pairs
 
 
+def _higher_key(doc) -> tuple[int, str | None]:
+    """What decides the documents above ``doc``: its level's rank and its province."""
+    return LEVEL_RANK.get(doc["level"], 0), Scope.of(doc["region"]).province
+
+
 def _measures(clauses: list, vectors: np.ndarray) -> tuple[list, np.ndarray]:
     keep = [i for i, c in enumerate(clauses) if c["kind"] != "heading"]
     return [clauses[i] for i in keep], vectors[keep] if keep else vectors[:0]
 
 
+def _change_dict(change: Change) -> dict:
+    """``asdict(change)`` without its deep copy: the diff of a link, as stored."""
+    return {"kind": change.kind, "local": change.local, "source": change.source,
+            "local_text": change.local_text, "source_text": change.source_text}  # fmt: skip
+
+
+@lru_cache(maxsize=50_000)
 def _key(text: str) -> str:
     return re.sub(r"\s+", "", normalize_brackets(text))
 
@@ -384,6 +438,8 @@ class Linker:
         self.documents = {d["doc_id"]: d for d in store.documents()}
         self.centroids = store.doc_vectors()
         self._higher: dict[tuple, set[str]] = {}  # (level rank, province) → documents above
+        self._stacks: dict[tuple, tuple] = {}  # the same key → (documents, their centroids)
+        self._measured: OrderedDict[str, tuple[list, np.ndarray, list]] = OrderedDict()
 
     def refresh(self, changed: set[str], removed: dict[str, str]) -> int:
         """After documents were added or replaced (``changed``) or removed (doc_id → level):
@@ -467,9 +523,26 @@ class Linker:
         """Whether a moved document is, or was, among ``doc``'s source documents."""
         if before is None or before & moved:
             return True
-        if not moved & self._higher_documents(doc):
+        higher = self._higher_documents(doc)
+        if not moved & higher:
             return False  # nothing that moved is above this document
+        if self._nearest_kept(doc["doc_id"], before & higher, moved & higher):
+            return False
         return set(self.source_documents(doc, self.stored_links(doc["doc_id"]))) != before
+
+    def _nearest_kept(self, doc_id: str, before: set[str], came: set[str]) -> bool:
+        """Whether documents that came or changed above ``doc_id`` (none of its sources) all
+        stay out of its nearest: each less like it than the least of the NEAREST_DOCS closest
+        among its recorded sources (its nearest then, which nothing moved has displaced), by a
+        margin for rounding. Only dot products with those documents, not with every one above
+        (exact ties aside, which the order of a set breaks either way)."""
+        centroid = self.centroids.get(doc_id)
+        kept = [self.centroids[d] for d in before if d in self.centroids]
+        if centroid is None or len(kept) < NEAREST_DOCS:
+            return False
+        least = np.sort(np.vstack(kept) @ centroid)[-NEAREST_DOCS]
+        new = [self.centroids[d] for d in came if d in self.centroids]
+        return not new or float(np.max(np.vstack(new) @ centroid)) < least - NEAREST_MARGIN
 
     def source_documents(self, doc, links: list[DocumentLink]) -> dict[str, float]:
         """Higher-level documents to search, and those of its own level it says it implements
@@ -482,16 +555,14 @@ class Linker:
             if link.target in allowed:
                 weight = 1.0 if link.relation == "implements" else 0.5
                 related[link.target] = max(related.get(link.target, 0.0), weight)
-        nearest = self._nearest(doc["doc_id"], higher)
+        nearest = self._nearest(doc)
         return related | {d: 0.0 for d in nearest if d not in related}
 
     def _higher_documents(self, doc) -> set[str]:
         """National documents, and for a city or county those of its own province too."""
-        rank = LEVEL_RANK.get(doc["level"], 0)
-        province = Scope.of(doc["region"]).province
-        key = (rank, province)
+        key = _higher_key(doc)
         if key not in self._higher:
-            self._higher[key] = self._higher_of(rank, province)
+            self._higher[key] = self._higher_of(*key)
         return self._higher[key]
 
     def _higher_of(self, rank: int, province: str | None) -> set[str]:
@@ -510,28 +581,58 @@ class Linker:
             and lk.target != doc["doc_id"] and self.documents[lk.target]["level"] == doc["level"]
         }  # fmt: skip
 
-    def _nearest(self, doc_id: str, allowed: set[str]) -> list[str]:
-        others = [d for d in allowed if d in self.centroids]
-        if doc_id not in self.centroids or not others:
+    def _nearest(self, doc) -> list[str]:
+        """The NEAREST_DOCS documents above ``doc`` closest to it by centroid."""
+        others, matrix = self._stacked(doc)
+        if doc["doc_id"] not in self.centroids or not others:
             return []
-        sims = np.vstack([self.centroids[d] for d in others]) @ self.centroids[doc_id]
+        sims = matrix @ self.centroids[doc["doc_id"]]
         return [others[i] for i in np.argsort(-sims)[:NEAREST_DOCS]]
+
+    def _stacked(self, doc) -> tuple[list[str], np.ndarray | None]:
+        """The documents above ``doc`` that have a centroid, in their set's order, and those
+        centroids stacked: once per level and province and Linker (the centroids are set)."""
+        key = _higher_key(doc)
+        if key not in self._stacks:
+            others = [d for d in self._higher_documents(doc) if d in self.centroids]
+            matrix = np.vstack([self.centroids[d] for d in others]) if others else None
+            self._stacks[key] = (others, matrix)
+        return self._stacks[key]
 
     def candidates(self, doc, links: list[DocumentLink]):
         """(local clauses, source clauses, ranked candidates per local clause); headings
         (第一章 总则, （一）推动形成…) organise measures and are not linked."""
-        local, local_vectors = _measures(*self.store.clause_vectors(doc["doc_id"]))
-        sources, vectors, weights = [], [], []
+        local, local_vectors, local_words = self._measures_of(doc["doc_id"])
+        sources, vectors, weights, source_words = [], [], [], []
         for source_doc, weight in self.source_documents(doc, links).items():
-            clauses, matrix = _measures(*self.store.clause_vectors(source_doc))
+            clauses, matrix, found = self._measures_of(source_doc)
             sources += clauses
             vectors.append(matrix)
             weights += [weight] * len(clauses)
+            source_words += found
         if not local or not sources:
             return local, sources, [[] for _ in local]
         local_texts, source_texts = [c["text"] for c in local], [c["text"] for c in sources]
-        ranked = rank_sources(local_texts, local_vectors, source_texts, np.vstack(vectors), weights)
+        ranked = rank_sources(local_texts, local_vectors, source_texts, np.vstack(vectors),
+                              weights, local_words, source_words)  # fmt: skip
         return local, sources, ranked
+
+    def _measures_of(self, doc_id: str) -> tuple[list, np.ndarray, list[tuple]]:
+        """A document's clauses (headings aside), their vectors and jieba words (those the
+        BM25 table holds: ``index.lexical.words`` of the text), kept for the last
+        MEASURES_KEPT documents read: the documents one change relinks share their sources."""
+        if doc_id in self._measured:
+            self._measured.move_to_end(doc_id)
+        else:
+            clauses, vectors = _measures(*self.store.clause_vectors(doc_id))
+            ids, stored = self.store.bm25_rows([c["id"] for c in clauses])
+            by_id = dict(zip(ids.tolist(), stored, strict=True))
+            found = [tuple(by_id[c["id"]].split()) if c["id"] in by_id else _words(c["text"])
+                     for c in clauses]  # fmt: skip
+            self._measured[doc_id] = (clauses, vectors, found)
+            if len(self._measured) > MEASURES_KEPT:
+                self._measured.popitem(last=False)
+        return self._measured[doc_id]
 
     def _clause_link_rows(self, doc, links: list[DocumentLink]) -> list[tuple]:
         local, sources, ranked = self.candidates(doc, links)
@@ -541,7 +642,7 @@ class Linker:
             kept = [c for c in candidates if c.score >= threshold][:SOURCES_KEPT]
             for rank, cand in enumerate(kept):
                 source = sources[cand.source]
-                diff = [asdict(d) for d in differences(clause["text"], source["text"])]
+                diff = [_change_dict(d) for d in differences(clause["text"], source["text"])]
                 rows.append((
                     clause["clause_id"], source["clause_id"], source["doc_id"], rank,
                     round(cand.score, 4), kind_of(cand.features),

@@ -1,0 +1,180 @@
+"""Relinking: the fast candidate path against the per-pair reference on real documents, and a
+revised source document relinking every document that draws on it."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from index import links as links_module
+from index.alignment import Aligner, smith_waterman
+from index.kb import KnowledgeBase
+from index.links import Candidate, Lexicon, Linker, link_score, pair_features
+from tests.conftest import SEEDS, shared
+from tests.fake_encoder import FakeEncoder
+
+NATIONAL = "323ee34b1f8e"  # 职业教育产教融合赋能提升行动实施方案 (000)
+SHAOXING = "4a5ddbd56c23"  # 003: draws on 000 as a nearest document only, citing it not
+CHONGQING = "14af87b5082c"  # 004: implements 000
+# Local regulations carrying out a national law, with the law (lawrefbook 实施办法 pairs), and
+# two more laws, so that more documents lie above a local one than its nearest.
+PAIRS = (
+    "DLC/北京地方法规/地方性法规/北京/北京市实施《气象法》办法(2019-07-26).md",
+    "行政法/气象法(2016-11-07).md",
+    "社会法/工会法(2021-12-24).md",
+    "DLC/北京地方法规/地方性法规/北京/北京市实施《工会法》办法.md",
+    "社会法/归侨侨眷权益保护法(2009-08-27).md",
+    "社会法/公益事业捐赠法(1999-06-28).md",
+)
+
+
+def test_aligner_scores_equal_smith_waterman():
+    rng = random.Random(11)
+    texts = ["".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 30))) for _ in range(60)]
+    aligner = Aligner(texts)
+    for _ in range(200):
+        text = "".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 30)))
+        chosen = rng.sample(range(len(texts)), 12)
+        expected = [smith_waterman(text, texts[k]).score for k in chosen]
+        assert aligner.scores(text, chosen).tolist() == expected, text
+
+
+def _monotone_pairs_reference(cosine, relation_weights):
+    """index.links._monotone_pairs as first written: the recurrence cell by cell."""
+    implemented = [j for j, w in enumerate(relation_weights) if w == 1.0]
+    if not implemented:
+        return set()
+    columns = np.array(implemented)
+    sims = cosine[:, columns]
+    runner_up = np.sort(sims, axis=1)[:, -2:-1] if len(columns) > 1 else 0.0
+    gain = np.maximum(sims - np.maximum(links_module.ORDER_MIN_COSINE, runner_up), 0.0)
+    n, m = gain.shape
+    best = np.zeros((n + 1, m + 1))
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            best[i, j] = max(best[i, j - 1], best[i - 1, j] + gain[i - 1, j - 1])
+    pairs, i, j = set(), n, m
+    while i and j:
+        if best[i, j] == best[i, j - 1]:
+            j -= 1
+        else:
+            if gain[i - 1, j - 1] > 0:
+                pairs.add((i - 1, int(columns[j - 1])))
+            i -= 1
+    return pairs
+
+
+def _rank_sources_reference(local_texts, local_vectors, source_texts, source_vectors, weights):
+    """index.links.rank_sources as first written: pair_features per pair, words cut here."""
+    cosine = local_vectors @ source_vectors.T
+    order = _monotone_pairs_reference(cosine, weights)
+    assert order == links_module._monotone_pairs(cosine, weights)
+    lexicon = Lexicon(source_texts)
+    per_local = []
+    for i, text in enumerate(local_texts):
+        if links_module.is_own_document_clause(text):
+            per_local.append([])
+            continue
+        top = np.argsort(-cosine[i])[: links_module.DENSE_CANDIDATES]
+        chosen = list(dict.fromkeys([*top.tolist(), *(j for (a, j) in order if a == i)]))
+        candidates = []
+        for j, lex in zip(chosen, lexicon.relative_scores(text, chosen), strict=True):
+            features = pair_features(text, source_texts[j], float(cosine[i, j]))
+            features |= {"relation": weights[j], "order": float((i, j) in order), "lexical": lex}
+            candidates.append(Candidate(i, j, features, link_score(features)))
+        per_local.append(sorted(candidates, key=lambda c: -c.score))
+    return per_local
+
+
+@pytest.fixture(scope="module")
+def pairs_kb(tmp_path_factory):
+    lawref = shared("corpora/lawrefbook")
+    kb = KnowledgeBase(tmp_path_factory.mktemp("pairs") / "kb", encoder=FakeEncoder())
+    kb.ingest([*SEEDS.values(), *(lawref / name for name in PAIRS)])
+    return kb
+
+
+def test_candidates_equal_the_per_pair_reference(pairs_kb):
+    """Every local document's candidates, features, scores and order, on the seeds and on
+    Beijing's 实施办法 of two national laws: the fast path (stored words, one alignment
+    call per clause, cached sources) against the reference."""
+    linker = Linker(pairs_kb.store)
+    compared = 0
+    for doc_id, doc in linker.documents.items():
+        if doc["level"] == "national":
+            continue
+        links = linker.stored_links(doc_id)
+        local, sources, ranked = linker.candidates(doc, links)
+        vectors = [linker._measures_of(d)[1] for d in linker.source_documents(doc, links)]
+        weights = [w for d, w in linker.source_documents(doc, links).items()
+                   for _ in linker._measures_of(d)[0]]  # fmt: skip
+        expected = _rank_sources_reference(
+            [c["text"] for c in local], linker._measures_of(doc_id)[1],
+            [c["text"] for c in sources], np.vstack(vectors), weights,
+        )  # fmt: skip
+        for found, wanted in zip(ranked, expected, strict=True):
+            assert [c.source for c in found] == [c.source for c in wanted], doc_id
+            for a, b in zip(found, wanted, strict=True):
+                assert a.features.keys() == b.features.keys()
+                assert a.features == pytest.approx(b.features, abs=1e-12)
+                assert a.score == pytest.approx(b.score, abs=1e-12)
+        compared += sum(len(r) for r in ranked)
+    assert compared > 2000  # the pairs' articles and the seeds' measures, 20 candidates each
+
+
+def test_a_revised_source_relinks_every_document_that_draws_on_it(tmp_path, monkeypatch):
+    """The national plan's text changes, its title not (the same document): Shaoxing's plan,
+    whose sources hold it as a nearest document though it does not cite it, is relinked with
+    Chongqing's, and the links equal those of the revised files ingested in one batch."""
+    relinked: list[str] = []
+    replace = links_module.Store.replace_clause_links
+    monkeypatch.setattr(links_module.Store, "replace_clause_links",
+                        lambda self, doc_id, rows: (relinked.append(doc_id),
+                                                    replace(self, doc_id, rows))[1])  # fmt: skip
+    national = tmp_path / SEEDS["000"].name
+    text = SEEDS["000"].read_text(encoding="utf-8")
+    national.write_text(text, encoding="utf-8")
+    kb = KnowledgeBase(tmp_path / "steps", encoder=FakeEncoder())
+    kb.ingest([national, SEEDS["003"], SEEDS["004"]])
+    cited = {r["target"] for r in kb.store.doc_links(SHAOXING)}
+    assert NATIONAL in kb.store.doc_sources()[SHAOXING] and NATIONAL not in cited
+    title, body = text.split("\n", 1)
+    national.write_text(title + "\n" + body.replace("产教融合", "产教深度融合"), encoding="utf-8")
+    relinked.clear()
+    report = kb.ingest([national])
+    assert report.updated == [NATIONAL]  # the same document, revised
+    assert {SHAOXING, CHONGQING} <= set(relinked)
+    batch = KnowledgeBase(tmp_path / "batch", encoder=FakeEncoder())
+    batch.ingest([national, SEEDS["003"], SEEDS["004"]])
+    assert _clause_links(kb) == _clause_links(batch)
+
+
+def _clause_links(kb: KnowledgeBase) -> list[tuple]:
+    rows = kb.store.db.execute(
+        "SELECT clause_id, source_id, rank, round(score, 6), kind, diff FROM clause_links"
+    )
+    return sorted(map(tuple, rows))
+
+
+def test_a_document_left_alone_keeps_its_nearest(pairs_kb):
+    """The shortcut of ``_to_relink``: for each local document and each document above it,
+    as if that one had just come (the nearest recorded being those without it), "kept" only
+    when it is not among the nearest in full."""
+    linker = Linker(pairs_kb.store)
+    checked = kept = 0
+    for doc_id, doc in linker.documents.items():
+        if doc["level"] == "national":
+            continue
+        higher = linker._higher_documents(doc)
+        nearest = set(linker._nearest(doc))
+        for came in higher:
+            others = [d for d in higher if d != came]  # the nearest before it came
+            sims = np.vstack([linker.centroids[d] for d in others]) @ linker.centroids[doc_id]
+            before = {others[i] for i in np.argsort(-sims)[: links_module.NEAREST_DOCS]}
+            if linker._nearest_kept(doc_id, before, {came}):
+                assert came not in nearest, (doc_id, came)
+                kept += 1
+            checked += 1
+    assert kept and kept < checked  # both answers occur
