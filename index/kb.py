@@ -228,11 +228,12 @@ class KnowledgeBase(_Reading):
     # --- parts, loaded when first needed ---------------------------------------------------
 
     def warm(self) -> None:
-        """Load now what the first search would: the model (a KB with a manifest) and jieba's
-        dictionary (1.5 s of CPU, the bulk of a cold start), so a server's first user waits
-        no longer than the next."""
+        """Load now what the first search would: the model, both indexes and the document map
+        of a KB with a manifest, and jieba's dictionary (1.5 s of CPU, the bulk of a cold
+        start), so a server's first user waits no longer than the next."""
         if self.manifest:
             self.encoder  # noqa: B018
+            self.vectors, self.bm25, self.doc_map  # noqa: B018
         words("预热")
 
     @property
