@@ -31,7 +31,7 @@ from index.encoders.adapter import QueryAdapter
 from index.encoders.base import Encoder, default_model, model_id
 from index.filters import Filters
 from index.lexical import words
-from index.lexical_index.segments import LexicalIndex
+from index.lexical_index.segments import LexicalIndex, NoCatalog
 from index.lexical_index.segments import sweep as sweep_bm25
 from index.link_views import LinkViews
 from index.links import Linker
@@ -309,13 +309,17 @@ class KnowledgeBase(_Reading):
 
     def _load_bm25(self, store: Store) -> LexicalIndex:
         """The segments SQLite's catalog lists, sharing those loaded already; rebuilt from
-        ``clauses_bm25`` when a file is lost or damaged, or the KB predates the catalog."""
+        ``clauses_bm25`` when a file is lost or damaged, or the KB predates the catalog (then
+        written out, unless a change is at work: LexicalIndex.persisted)."""
         try:
             state = LexicalIndex.load(self.folder, store.db, self._bm25_cache.segments())
             if len(state) != store.clause_count():
                 raise LookupError("the catalog does not hold every clause")
-        except LookupError:
+        except LookupError as error:
             state = LexicalIndex.rebuilt(*store.bm25_rows())
+            if isinstance(error, NoCatalog) and not self.store.db.in_transaction:
+                generation = int(store.get_meta("generation", "0"))
+                state = state.persisted(self.folder, self.folder / DB_FILE, generation) or state
         state.hidden = store.superseded_clauses()
         return state
 

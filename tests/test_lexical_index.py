@@ -174,21 +174,62 @@ def test_a_failed_change_leaves_the_previous_state(kb, monkeypatch):
     assert not stray.exists()
 
 
-def test_an_old_kb_without_the_catalog_opens_and_reads_without_writing(kb):
+def _without_catalog(kb) -> None:
+    """Make ``kb`` a KB built before the BM25 catalog: no catalog tables, no segment files."""
     with kb.store.transaction():
         kb.store.db.execute("DROP TABLE lexical_segments")
         kb.store.db.execute("DROP TABLE lexical_deletes")
     for path in kb.folder.glob("lexical-*"):
         path.unlink()
+
+
+def _catalog_rows(kb) -> list[tuple] | None:
+    db = sqlite3.connect(f"file:{kb.folder / 'kb.sqlite'}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT name, rows FROM lexical_segments").fetchall()
+    except sqlite3.OperationalError:  # no such table
+        return None
+    finally:
+        db.close()
+
+
+def test_an_old_kb_without_the_catalog_is_written_out_once(kb, monkeypatch):
+    _without_catalog(kb)
     old = KnowledgeBase(kb.folder, encoder=FakeEncoder())
-    _assert_same(old)
-    assert not list(kb.folder.glob("lexical-*"))
-    assert old.store.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lexical_segments'"
-                                ).fetchone() is None  # fmt: skip
-    old.remove(old.documents()[0].doc_id)  # the next change writes the index out whole
-    assert len(list(kb.folder.glob("lexical-*"))) == 1
-    _assert_same(old)
+    _assert_same(old)  # rebuilt from FTS5, then written out
+    files = [p.name for p in kb.folder.glob("lexical-*")]
+    assert len(files) == 1 and old.bm25.on_disk
+    assert _catalog_rows(kb) == [(files[0], old.stats()["clauses"])]
     old.close()
+    monkeypatch.setattr(type(kb.store), "bm25_rows", lambda *a: pytest.fail("rebuilt again"))
+    reopened = KnowledgeBase(kb.folder, encoder=FakeEncoder())
+    _assert_same(reopened)  # read from the file, not rebuilt
+    monkeypatch.undo()
+    reopened.remove(reopened.documents()[0].doc_id)  # incremental now: tombstones, same file
+    assert [s.name for s in reopened.bm25.segments] == files
+    assert len(reopened.bm25.segments[0].deleted)
+    _assert_same(reopened)
+    reopened.close()
+
+
+def test_an_old_kb_is_not_written_while_a_writer_holds_the_lock(kb):
+    _without_catalog(kb)
+    writer = sqlite3.connect(kb.folder / "kb.sqlite", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process at work on a change
+    old = KnowledgeBase(kb.folder, encoder=FakeEncoder())
+    _assert_same(old)  # served from memory
+    assert not old.bm25.on_disk and not list(kb.folder.glob("lexical-*"))
+    writer.execute("ROLLBACK")
+    writer.close()
+    assert _catalog_rows(kb) is None
+    state = old.bm25
+    assert state.persisted(old.folder, old.folder / "kb.sqlite", old.generation - 1) is None
+    assert not list(kb.folder.glob("lexical-*")) and _catalog_rows(kb) is None  # a stale state
+    old.close()
+    again = KnowledgeBase(kb.folder, encoder=FakeEncoder())  # the lock is free: written now
+    assert again.bm25.on_disk and len(_catalog_rows(kb)) == 1
+    _assert_same(again)
+    again.close()
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 
@@ -28,6 +28,7 @@ class Postings:
     starts: np.ndarray  # int64, one more than there are terms
     rows: np.ndarray  # int32
     tfs: np.ndarray  # uint16 (uint32 if a count exceeds it)
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # scoring's, derived
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -1,4 +1,5 @@
-"""FTS5's bm25() (fts5_aux.c) over postings segments, term at a time in numpy.
+"""FTS5's bm25() (fts5_aux.c) over postings segments: MaxScore for the top k (maxscore.py),
+checked against an exhaustive reference that scores every posting, term at a time in numpy.
 
 score = Σ over the query's phrases of idf · f·(k1 + 1) / (f + k1·(1 − b + b·D/avgdl)), with
 k1 = 1.2, b = 0.75, f the phrase's count in the row, D the row's tokens, avgdl the mean over
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.lexical_index.maxscore import block_maxima, top_k
 from index.lexical_index.tokens import phrases
 
 if TYPE_CHECKING:
@@ -59,24 +61,130 @@ def ranked(
     allowed: np.ndarray | None, hide: bool = True,
 ) -> list[Hit] | None:  # fmt: skip
     """The top ``k`` rows for the MATCH, best first (ties: lower clause id first); without
-    ``allowed``, the stats' hidden rows are left out unless ``hide`` is False."""
+    ``allowed``, the stats' hidden rows are left out unless ``hide`` is False. MaxScore
+    (maxscore.py): the same hits and scores as ``ranked_exhaustive``, far fewer postings."""
+    terms = _tokens(match)
+    if terms is None:
+        return None
+    k = min(k, stats.rows)
+    if not terms or k <= 0:
+        return []
+    unique = list(dict.fromkeys(terms))
+    slots = np.array([unique.index(t) for t in terms], dtype=np.int64)
+    idf = _idf(np.array([sum(_df(s, t) for s in segments) for t in unique]), stats.rows)
+    scores, ids = np.zeros(k), np.zeros(k, dtype=np.int64)
+    size = 0
+    for at, segment in enumerate(segments):
+        shown = _shown(segment, stats, at, allowed, hide)
+        query = _SegmentQuery.of(segment, stats, at, unique, slots, idf)
+        if query is not None:
+            size = query.offer(segment, stats, at, shown, scores, ids, size)
+    order = np.lexsort((ids[:size], -scores[:size]))
+    return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class _SegmentQuery:
+    """The query's terms one segment holds, as maxscore.top_k takes them."""
+
+    begins: np.ndarray
+    ends: np.ndarray
+    weights: np.ndarray  # idf
+    counts: np.ndarray  # the query's phrases of each term
+    factors: np.ndarray  # counts · idf · the avgdl margin: times a block maximum, a bound
+    slots: np.ndarray  # the query's phrases in order, as positions here (-1: not held)
+
+    @classmethod
+    def of(cls, segment, stats, at, unique, slots, idf) -> _SegmentQuery | None:
+        held = [(i, segment.index.terms.get(t)) for i, t in enumerate(unique)]
+        held = [(i, term) for i, term in held if term is not None]
+        if not held:
+            return None
+        which = np.array([i for i, _ in held], dtype=np.int64)
+        term_ids = np.array([term for _, term in held], dtype=np.int64)
+        counts = np.bincount(slots, minlength=len(unique))[which].astype(np.float64)
+        place = np.full(len(unique), -1, dtype=np.int64)
+        place[which] = np.arange(len(which))
+        starts = segment.index.starts
+        margin = _block_maxima(segment, stats, at)[1]
+        return cls(starts[term_ids], starts[term_ids + 1], idf[which], counts,
+                   counts * idf[which] * margin, place[slots])  # fmt: skip
+
+    def offer(self, segment, stats, at, shown, scores, ids, size) -> int:
+        """Offer the segment's rows to the heap (``scores``, ``ids``); its new size."""
+        held = segment.index
+        blocks = _block_maxima(segment, stats, at)[0]
+        terms = (self.begins, self.ends, self.weights, self.counts, self.factors, self.slots)
+        return top_k(held.rows, held.tfs, blocks, *terms, stats.norms[at], shown, held.ids,
+                     scores, ids, size)  # fmt: skip
+
+
+def _block_maxima(segment: Segment, stats: Statistics, at: int) -> tuple[np.ndarray, float]:
+    """(the segment's block maxima of f·(k1 + 1)/(f + norm), a margin that keeps them bounds
+    at this avgdl). Computed once per segment at the avgdl then, and again only when avgdl
+    has moved by 10 %: a norm shrinks by no more than old/new avgdl, so maxima · max(1,
+    new/old) bound."""
+    memo = segment.index.memo
+    found = memo.get("blocks")
+    if found is None or not 0.9 <= stats.avgdl / found[0] <= 1.1:
+        index = segment.index
+        found = (stats.avgdl, block_maxima(index.rows, index.tfs, stats.norms[at]))
+        memo["blocks"] = found
+    return found[1], max(1.0, stats.avgdl / found[0])
+
+
+def _df(segment: Segment, token: str) -> int:
+    """Live rows of the segment holding the token."""
+    at = segment.index.terms.get(token)
+    if at is None:
+        return 0
+    if len(segment.deleted):
+        return int(segment.live_df[at])
+    return int(segment.index.starts[at + 1] - segment.index.starts[at])
+
+
+def _tokens(match: str) -> list[str] | None:
+    """The MATCH's phrases as one token each, in order; None when one has several."""
     terms = phrases(match)
     if any(len(p) > 1 for p in terms):
         return None
+    return [p[0] for p in terms]
+
+
+def _idf(df: np.ndarray, rows: int) -> np.ndarray:
+    idf = np.log((rows - df + 0.5) / (df + 0.5))
+    idf[idf <= 0] = MIN_IDF
+    return idf
+
+
+def _shown(segment, stats: Statistics, at: int, allowed, hide: bool) -> np.ndarray:
+    """The segment's rows a search may return: live, and allowed or (``hide``) not hidden."""
+    if allowed is not None:
+        return segment.live & _mask(segment, allowed)
+    return stats.shown[at] if hide else segment.live
+
+
+# --- the reference: every posting of every term scored, term at a time --------------------
+
+
+def ranked_exhaustive(
+    segments: Sequence[Segment], stats: Statistics, match: str, k: int,
+    allowed: np.ndarray | None, hide: bool = True,
+) -> list[Hit] | None:  # fmt: skip
+    """What ``ranked`` returns, from a score for every row that matches (numpy, term at a
+    time): the reference the fast path is tested against."""
+    terms = _tokens(match)
+    if terms is None:
+        return None
     if not terms or not stats.rows or k <= 0:
         return []
-    postings = [[_live_postings(s, p[0]) for p in terms] for s in segments]
+    postings = [[_live_postings(s, t) for t in terms] for s in segments]
     df = np.array([sum(len(by_term[i][0]) for by_term in postings) for i in range(len(terms))])
-    idf = np.log((stats.rows - df + 0.5) / (df + 0.5))
-    idf[idf <= 0] = MIN_IDF
+    idf = _idf(df, stats.rows)
     hits: list[Hit] = []
     for at, segment in enumerate(segments):
         scores = _accumulated(len(segment.index), postings[at], idf, stats.norms[at])
-        if allowed is not None:
-            shown = segment.live & _mask(segment, allowed)
-        else:
-            shown = stats.shown[at] if hide else segment.live
-        hits += _top(segment, scores, k, shown)
+        hits += _top(segment, scores, k, _shown(segment, stats, at, allowed, hide))
     hits.sort(key=lambda hit: (-hit[1], hit[0]))
     return hits[:k]
 

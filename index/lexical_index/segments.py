@@ -13,12 +13,14 @@ from __future__ import annotations
 import sqlite3
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from index.lexical_index.maxscore import live_counts
 from index.lexical_index.postings import Postings
-from index.lexical_index.scoring import Hit, Statistics, ranked
+from index.lexical_index.scoring import Hit, Statistics, ranked, ranked_exhaustive
 from index.merge_policy import MergePolicy
 from index.segment_update import SegmentUpdate
 from index.segment_update import sweep as sweep_files
@@ -62,6 +64,12 @@ class Segment:
     def live_ids(self) -> np.ndarray:
         return self.index.ids[self.live]
 
+    @cached_property
+    def live_df(self) -> np.ndarray:
+        """Each term's live rows: its document frequency, tombstones left out."""
+        index = self.index
+        return live_counts(index.starts, index.rows, self.live)
+
 
 @dataclass
 class LexicalIndex:
@@ -91,12 +99,15 @@ class LexicalIndex:
         return self._stats
 
     def search(
-        self, match: str, k: int, allowed: np.ndarray | None = None, hide: bool = True
-    ) -> list[Hit] | None:
+        self, match: str, k: int, allowed: np.ndarray | None = None, hide: bool = True,
+        exhaustive: bool = False,
+    ) -> list[Hit] | None:  # fmt: skip
         """(clause id, FTS5's -bm25) best first for an FTS5 MATCH of OR-ed quoted terms; None
         when a term is a phrase of several tokens (FTS5 must rank that query).
-        ``allowed``: the clauses to return (else all, but ``hidden`` ones when ``hide``)."""
-        return ranked(self.segments, self.statistics, match, k, allowed, hide)
+        ``allowed``: the clauses to return (else all, but ``hidden`` ones when ``hide``).
+        ``exhaustive``: every posting scored (the reference), not MaxScore's top k."""
+        scorer = ranked_exhaustive if exhaustive else ranked
+        return scorer(self.segments, self.statistics, match, k, allowed, hide)
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -125,6 +136,29 @@ class LexicalIndex:
         if not len(ids):
             return cls([], on_disk=False)
         return cls([Segment("", Postings.build(ids, texts), _NONE)], on_disk=False)
+
+    def persisted(self, folder: Path, database: Path, generation: int) -> LexicalIndex | None:
+        """This index, rebuilt in memory for a KB without a catalog, written out as the state
+        of ``generation``; None (nothing changed) when it cannot be done safely now.
+
+        The segment file is written whole, flushed and renamed first; then, on a connection of
+        its own, SQLite's write lock is taken without waiting (a writer at work: skipped) and,
+        if the KB is still at ``generation`` and still has no catalog, the catalog rows go in
+        one transaction. A change commits under that lock and moves the generation, and sweeps
+        files only while holding it: a file found there once the lock is ours stays."""
+        if self.on_disk or len(self.segments) != 1:
+            return None
+        segment = Segment(Update(generation).file_name(), self.segments[0].index, _NONE)
+        path = folder / segment.name
+        try:
+            segment.index.save(path)
+            if _catalogued(database, generation, segment, path):
+                return LexicalIndex([segment])
+        except (OSError, sqlite3.Error):
+            pass
+        path.unlink(missing_ok=True)
+        path.with_suffix(".tmp").unlink(missing_ok=True)
+        return None
 
     # --- changing ---------------------------------------------------------------------------
 
@@ -181,14 +215,42 @@ class Update(SegmentUpdate):
         return segment.name, len(segment.index)
 
 
+def _catalogued(database: Path, generation: int, segment: Segment, path: Path) -> bool:
+    """Catalog ``segment`` (its file at ``path``) if, under the write lock (not waited for), the
+    KB is still at ``generation`` without a catalog and the file is still there; whether it was."""
+    db = sqlite3.connect(database, isolation_level=None, timeout=0)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        found = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        if int(found[0] if found else 0) != generation or _has_catalog(db) or not path.exists():
+            return False
+        for statement in CATALOG:
+            db.execute(statement)
+        db.execute("INSERT INTO lexical_segments VALUES (?, ?)", (segment.name, len(segment.index)))
+        db.execute("COMMIT")
+        return True
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
+
+
 def sweep(folder: Path, keep: set[str]) -> None:
     """Delete BM25 segment files no state in ``keep`` refers to."""
     sweep_files(folder, FILE_PREFIX, keep)
 
 
-def _catalog(db: sqlite3.Connection) -> list[tuple[str, int]]:
-    """The catalog's segments; raises LookupError when the KB has no catalog yet."""
+class NoCatalog(LookupError):
+    """The KB has no BM25 catalog: it was built before there was one."""
+
+
+def _has_catalog(db: sqlite3.Connection) -> bool:
     found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'lexical_segments'").fetchone()
-    if found is None:
-        raise LookupError("no lexical catalog: a KB built before it")
+    return found is not None
+
+
+def _catalog(db: sqlite3.Connection) -> list[tuple[str, int]]:
+    """The catalog's segments; raises NoCatalog when the KB has none yet."""
+    if not _has_catalog(db):
+        raise NoCatalog("no lexical catalog: a KB built before it")
     return [tuple(r) for r in db.execute("SELECT name, rows FROM lexical_segments")]
