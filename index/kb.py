@@ -31,7 +31,7 @@ from index.encoders.adapter import QueryAdapter
 from index.encoders.base import Encoder, default_model, model_id
 from index.filters import Filters
 from index.lexical import words
-from index.lexical_index.segments import LexicalIndex, NoCatalog
+from index.lexical_index.segments import LexicalIndex, NoCatalog, warm_kernels
 from index.lexical_index.segments import sweep as sweep_bm25
 from index.link_views import LinkViews
 from index.links import Linker
@@ -229,12 +229,13 @@ class KnowledgeBase(_Reading):
 
     def warm(self) -> None:
         """Load now what the first search would: the model, both indexes and the document map
-        of a KB with a manifest, and jieba's dictionary (1.5 s of CPU, the bulk of a cold
-        start), so a server's first user waits no longer than the next."""
+        of a KB with a manifest, jieba's dictionary (1.5 s of CPU, the bulk of a cold start) and
+        BM25's compiled kernels, so a server's first user waits no longer than the next."""
         if self.manifest:
             self.encoder  # noqa: B018
             self.vectors, self.bm25, self.doc_map  # noqa: B018
         words("预热")
+        warm_kernels()
 
     @property
     def encoder(self) -> Encoder:
