@@ -193,7 +193,9 @@ class Members:
         documents): only the runs a removal touches are taken apart."""
         lows, sizes, docs = self.lows, self.sizes, self.docs
         run = np.searchsorted(lows, removed, side="right") - 1
-        held = (run >= 0) & (removed < (lows + sizes)[run.clip(min=0)]) if len(lows) else run < 0
+        held = np.zeros(len(removed), dtype=bool)  # an empty map holds none of them
+        if len(lows):
+            held = (run >= 0) & (removed < (lows + sizes)[run.clip(min=0)])
         touched = np.unique(run[held])
         if len(touched):
             apart = Members(lows[touched], sizes[touched], docs[touched])
@@ -213,9 +215,11 @@ class Members:
     def _joined(cls, lows: np.ndarray, sizes: np.ndarray, docs: np.ndarray) -> Members:
         """Runs in id order with a run that continues the one before (same document, next
         id) joined to it: the form ``of_rows`` gives."""
+        if not len(lows):  # every id removed (the KB's last document)
+            return cls(lows, sizes, docs)
         continues = np.r_[False, (docs[1:] == docs[:-1]) & (lows[1:] == lows[:-1] + sizes[:-1])]
         starts = np.flatnonzero(~continues)
-        summed = np.add.reduceat(sizes, starts) if len(starts) else sizes
+        summed = np.add.reduceat(sizes, starts)
         return cls(lows[starts], summed.astype(np.int64), docs[starts])
 
     @property

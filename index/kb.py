@@ -233,7 +233,8 @@ class KnowledgeBase(_Reading):
         BM25's compiled kernels, so a server's first user waits no longer than the next."""
         if self.manifest:
             self.encoder  # noqa: B018
-            self.vectors, self.bm25, self.doc_map  # noqa: B018
+            with self.reading() as snapshot:  # one committed state for all three
+                snapshot.vectors, snapshot.bm25, snapshot.doc_map  # noqa: B018
         words("预热")
         warm_kernels()
 
@@ -326,8 +327,10 @@ class KnowledgeBase(_Reading):
 
     @property
     def doc_map(self) -> DocMap:
-        """Each clause's and window's document, as the committed state holds them."""
-        return self.doc_map_at(self.generation, self.store)
+        """Each clause's and window's document, as the committed state holds them: read in one
+        snapshot, so another process's commit cannot mix into the map kept for a generation."""
+        with self.reading() as snapshot:
+            return snapshot.doc_map
 
     def doc_map_at(self, generation: int, store: Store) -> DocMap:
         """The DocMap of ``generation``; ``store`` must see that generation."""

@@ -431,7 +431,8 @@ def article_labels(clauses: list) -> dict[str, str]:
 
 
 class Linker:
-    """Computes and stores links for documents of one KB, inside the caller's transaction."""
+    """Computes and stores links for documents of one KB, inside the caller's transaction.
+    One Linker per change: it keeps documents, centroids and clauses as it first reads them."""
 
     def __init__(self, store: Store):
         self.store = store
