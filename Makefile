@@ -5,7 +5,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
-.PHONY: setup model browser system serve run test lint bench bench-load eval eval-stard stard-adapter clean
+.PHONY: setup model browser system serve run test lint bench bench-load eval eval-stard stard-adapter stard-reranker clean
 
 setup: $(STAMP)
 
@@ -129,6 +129,22 @@ eval-stard: stard-adapter
 stard-adapter: setup model
 	$(PY) -m evals.corpus $(STARD_KB)
 	$(PY) -m training.query_adapter --kb $(STARD_KB) --out $(STARD_ADAPTER)
+
+# A learned second stage (index/rerank.py; POLICYKB_RERANKER, beside POLICYKB_QUERY_ADAPTER)
+# fitted on the train split's candidate pools: `evals.stard_rerank collect` (lists 300 deep,
+# train's adapters cross-fitted on 3 folds; some 12 minutes on 2 cores, redone only when the
+# adapter changes), then the fit (some 3 minutes), into .kb/stard beside the adapter.
+STARD_POOLS := .kb/stard-rerank
+STARD_RERANKER := .kb/stard/reranker.pkl
+stard-reranker: setup model $(STARD_POOLS)/pools.pkl
+	$(PY) -m training.stard_rerank --pools $(STARD_POOLS) --kb $(STARD_KB) \
+		--adapter $(STARD_ADAPTER) --out $(STARD_RERANKER)
+
+$(STARD_POOLS)/pools.pkl: $(STARD_ADAPTER)
+	$(PY) -m evals.stard_rerank collect --kb $(STARD_KB) --out $(STARD_POOLS)
+
+$(STARD_ADAPTER):
+	$(MAKE) stard-adapter
 
 lint: setup
 	$(VENV)/bin/ruff check .

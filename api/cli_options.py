@@ -15,6 +15,7 @@ from index.embedding import Embedder
 from index.encoders.adapter import AdapterError
 from index.kb import KnowledgeBase
 from index.manifest import ManifestMismatch
+from index.rerank import RerankerError
 
 KbOption = Annotated[
     Path | None,
@@ -40,8 +41,9 @@ def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
             vector_index=settings.vector_index,
             backend=settings.backend,
             query_adapter=settings.query_adapter,
+            reranker=settings.reranker,
         )
-    except (ManifestMismatch, AdapterError) as error:
+    except (ManifestMismatch, AdapterError, RerankerError) as error:
         typer.echo(f"policykb: {error}", err=True)
         raise typer.Exit(code=2) from None
 

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         description="a query adapter file (training/query_adapter.py, `make stard-adapter`)"
         " applied to every search's query vector; default: none",
     )
+    reranker: Path | None = Field(
+        default=None,
+        description="a learned second stage (index/rerank.py, `make stard-reranker`) reordering"
+        " hybrid search's fused candidates; needs the query adapter it was fitted with;"
+        " default: none",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     top_k: int = Field(default=10, ge=1, le=100)

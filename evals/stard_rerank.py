@@ -12,10 +12,11 @@ the raw dense list (no adapter) is kept too, for the ceiling only.
 ``ceiling`` prints the pool's recall at depths 100/200/300; ``replay --depths D`` fits a
 ranker on the train pools (training/stard_rerank.py) and scores validation against RRF and
 dense over the same pool (``--no-raw``, ``--unknown``: only what the search holds);
-``served --ranker FILE [--blend W] [--seeds-kb KB]`` runs it inside the search
-(``RerankingSearcher``: between fusion and exact-wording-first), on validation with the
-adapter, timed against the plain search, and on the policy seeds (make eval's retrieval set).
-An experiment, not wired into the search: it lowers the seeds (docs/benchmarks.md, STARD).
+``served --ranker FILE [--seeds-kb KB]`` runs a ranker file inside the search
+(``KnowledgeBase(reranker=)``: between fusion and exact-wording-first), on validation with the
+adapter, timed against the plain search, and on the policy seeds (make eval's retrieval set,
+where the ranker is forced in without an adapter, as the search itself refuses).
+It lowers the seeds without an adapter, so the search serves it only beside one.
 """
 
 from __future__ import annotations
@@ -34,12 +35,11 @@ from evals.metrics import score
 from evals.stard import EVERY_VERSION, STARD, article_keys, latency, load, split
 from index.encoders.adapter import QueryAdapter
 from index.encoders.base import model_id
-from index.filters import Filters
 from index.kb import KnowledgeBase
-from index.lexical import bm25_match, quoted_phrase
-from index.search import Searcher, _Candidate, _fuse, _highlight_terms, _is_wording
+from index.lexical import bm25_match
+from index.rerank import FEATURES, Candidates, LearnedRanker, SecondStage, features
+from index.search import Searcher
 from training import query_adapter
-from training.stard_rerank import FEATURES, Candidates, features
 
 DEPTH = 300  # clauses per list collected; the replay cuts shallower
 FOLDS = 3
@@ -324,133 +324,55 @@ def replay(pools: list[Pool], kb: KnowledgeBase, depth: int, raw: bool = True,
 # --- the ranker inside the search (timing, and the policy seeds) ---------------------------
 
 
-def served_candidates(snapshot, query: str, lists: dict[str, list[_Candidate]],
-                      fused: list[_Candidate], filters: Filters) -> Candidates:  # fmt: skip
-    """The ranker's input for the fused list (``_fuse`` of ``lists``) as the search holds it:
-    cosines of the dense
-    list's clauses only (NaN for the others), BM25 scores of every clause (one in-memory pass
-    restricted to the pool), the clauses' rows and their documents' sizes from SQLite."""
-    ids = [c.clause for c in fused]
-    dense_rank = np.array([c.ranks.get("dense", 0) for c in fused])
-    bm25_rank = np.array([c.ranks.get("bm25", 0) for c in fused])
-    dense = {c.clause: c.score for c in lists.get("dense", [])}
-    cos = np.array([dense.get(c, np.nan) for c in ids])
-    match = bm25_match(query)
-    lexical = {}
-    if match is not None:
-        pool = np.array(sorted(ids), dtype=np.int64)
-        found = snapshot.bm25.search(match, len(pool), pool, hide=not filters.everything)
-        lexical = dict(found or [])
-    rows = snapshot.store.clause_rows(ids)
-    docs = sorted({rows[c]["doc_id"] for c in ids})
-    marks = ",".join("?" * len(docs))
-    sizes = {
-        doc: (count, top)
-        for doc, count, top in snapshot.store.db.execute(
-            "SELECT doc_id, count(*), max(position) FROM clauses"
-            f" WHERE doc_id IN ({marks}) GROUP BY doc_id",
-            docs,
-        )
-    }
-    r = [rows[c] for c in ids]
-    return Candidates(
-        query, cos, cos.copy(), np.array([lexical.get(c, 0.0) for c in ids]), dense_rank, bm25_rank,
-        [x["doc_id"] for x in r], [x["doc_title"] for x in r], [x["text"] for x in r],
-        [x["label"] for x in r],
-        np.array([x["position"] / max(sizes[x["doc_id"]][1], 1) for x in r]),
-        np.array([x["depth"] for x in r]), np.array([sizes[x["doc_id"]][0] for x in r]),
-    )  # fmt: skip
+@dataclass
+class Timed(SecondStage):
+    """A second stage that records the milliseconds each reranking takes."""
 
+    inner: SecondStage
+    spent: list[float] = field(default_factory=list)
 
-class RerankingSearcher(Searcher):
-    """The search with the ranker between fusion and exact-wording-first (hybrid only)."""
-
-    def __init__(self, kb, ranker, depth: int = 100, blend: float | None = None):
-        super().__init__(kb)
-        self.ranker, self.depth, self.spent, self.blend = ranker, depth, [], blend
-
-    def _inner(self, snapshot) -> RerankingSearcher:
-        inner = RerankingSearcher(snapshot, self.ranker, self.depth, self.blend)
-        inner.spent = self.spent
-        return inner
-
-    def search(self, query, top_k=10, filters=None, mode="hybrid"):
-        with self.kb.reading() as snapshot:
-            return self._inner(snapshot)._search(query, top_k, filters or Filters(), mode)
-
-    def ranking(self, query, top_k=10, filters=None, mode="hybrid"):
-        with self.kb.reading() as snapshot:
-            ranked, _ = self._inner(snapshot)._ranked(query, top_k, filters or Filters(), mode)
-            return [c.clause for c in ranked]
-
-    def _ranked(self, query, top_k, filters, mode):
-        if mode != "hybrid" or quoted_phrase(query):
-            return super()._ranked(query, top_k, filters, mode)
-        depth = self.depth  # the lists a top-10 search fuses, whatever top_k
-        lists = {"dense": self._dense(query, depth, filters, []),
-                 "bm25": self._bm25(query, depth, filters, [])}  # fmt: skip
+    def rerank(self, snapshot, query, lists, fused, filters):
         started = time.perf_counter()
-        fused = _fuse(lists)
-        model, keep = self.ranker
-        x = features(served_candidates(self.kb, query, lists, fused, filters))[:, keep]
-        scores = model.predict_proba(x)[:, 1]
-        if self.blend is not None:  # RRF of the ranker's order (weight blend) and the fused one
-            order = np.empty(len(scores))
-            order[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
-            fused_order = np.arange(1, len(scores) + 1)
-            scores = self.blend / (60 + order) + (1 - self.blend) / (60 + fused_order)
-        for candidate, p in zip(fused, scores, strict=True):
-            candidate.score = float(p)
-        ranked = sorted(fused, key=lambda c: -c.score)
+        ranked = self.inner.rerank(snapshot, query, lists, fused, filters)
         self.spent.append((time.perf_counter() - started) * 1000)
-        if _is_wording(query):
-            ranked = self._wording_first(query, ranked, depth, filters, [])
-        return ranked[:top_k], _highlight_terms(query)
+        return ranked
 
 
-def load_ranker(path: Path):
-    with path.open("rb") as source:
-        found = pickle.load(source)
-    keep = [FEATURES.index(name) for name in found["features"]]
-    return found["ranker"], keep
-
-
-def served(ranker_file: Path, kb_dir: Path, seeds_kb: Path | None, timed: int = 100,
-           blend: float | None = None) -> dict:  # fmt: skip
+def served(ranker_file: Path, kb_dir: Path, seeds_kb: Path | None, timed: int = 100) -> dict:
     """The ranker inside the search: validation through the search with the adapter (200
     clauses → articles), the user's search time with and without the ranker (first ``timed``
     questions, alternated so both see the same load), and the policy seeds' hybrid."""
     import evals.retrieval as retrieval
 
-    ranker = load_ranker(ranker_file)
     queries = load(STARD / "dev.json")
     parts = split(queries)
     valid = [q for q in queries if parts[q.query_id] == "validation"]
-    kb = KnowledgeBase(kb_dir, query_adapter=ADAPTER)
-    keys = article_keys(kb)
-    plain, reranking = Searcher(kb), RerankingSearcher(kb, ranker, blend=blend)
-    plain.search(valid[0].text, 10, EVERY_VERSION)  # the model loads outside the clock
+    kb = KnowledgeBase(kb_dir, query_adapter=ADAPTER, reranker=ranker_file)
+    ranker, keys, searcher = Timed(kb.reranker), article_keys(kb), Searcher(kb)
+    kb.reranker = ranker
+    searcher.search(valid[0].text, 10, EVERY_VERSION)  # the model loads outside the clock
     run = {}
     for q in valid:
-        ranked = reranking.ranking(q.text, 200, EVERY_VERSION)
+        ranked = searcher.ranking(q.text, 200, EVERY_VERSION)
         run[q.query_id] = list(dict.fromkeys(keys[c] for c in ranked))[:100]
     result = {"validation": score(run, {q.query_id: set(q.articles) for q in valid})}
-    reranking.spent.clear()
+    ranker.spent.clear()
     times: dict[str, list[float]] = {"hybrid": [], "hybrid+ranker": []}
     for q in valid[:timed]:
-        for name, searcher in (("hybrid", plain), ("hybrid+ranker", reranking)):
+        for name, stage in (("hybrid", None), ("hybrid+ranker", ranker)):
+            kb.reranker = stage
             started = time.perf_counter()
             searcher.search(q.text, 10, EVERY_VERSION)
             times[name].append((time.perf_counter() - started) * 1000)
     result["search_ms"] = {name: latency(t) for name, t in times.items()}
-    result["ranker_ms"] = latency(reranking.spent)
+    result["ranker_ms"] = latency(ranker.spent)
     kb.close()
     if seeds_kb:
         seeds = KnowledgeBase(seeds_kb)
         retrieval.EVAL_MODES = ("hybrid",)
-        for name, searcher in (("hybrid", Searcher(seeds)), ("hybrid+ranker",
-                                RerankingSearcher(seeds, ranker, blend=blend))):  # fmt: skip
-            result[f"seeds {name}"] = retrieval.evaluate(searcher, Path("tests/eval"))["all"]
+        for name, stage in (("hybrid", None), ("hybrid+ranker", LearnedRanker.load(ranker_file))):
+            seeds.reranker = stage  # forced in: the search refuses a ranker without its adapter
+            result[f"seeds {name}"] = retrieval.evaluate(Searcher(seeds), Path("tests/eval"))["all"]
     return result
 
 
@@ -458,7 +380,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("step", choices=("collect", "ceiling", "replay", "served"))
     parser.add_argument("--ranker", type=Path, help="served: the ranker file")
-    parser.add_argument("--blend", type=float, help="served: RRF weight of the ranker's order")
     parser.add_argument("--seeds-kb", type=Path, help="served: a KB of corpus/ (make eval's)")
     parser.add_argument("--kb", type=Path, default=Path(".kb/stard/kb"))
     parser.add_argument("--out", type=Path, default=OUT)
@@ -480,7 +401,7 @@ def main() -> None:
         collect(args.kb, args.out)
         return
     if args.step == "served":
-        found = served(args.ranker, args.kb, args.seeds_kb, blend=args.blend)
+        found = served(args.ranker, args.kb, args.seeds_kb)
         print(json.dumps(found))
         return
     pools = read_pools(args.out)

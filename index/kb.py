@@ -38,6 +38,7 @@ from index.links import Linker
 from index.manifest import Manifest, ManifestMismatch
 from index.owners import UnitDirectory
 from index.records import DocumentNotFound, StoredClause, StoredDocument
+from index.rerank import LearnedRanker, RerankerError, SecondStage
 from index.store import ReadPool, Store
 from index.targets import TargetRow, list_targets
 from index.vector_index.factory import Policy, UnknownIndex, policy, policy_of
@@ -191,7 +192,7 @@ class KnowledgeBase(_Reading):
     def __init__(
         self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None,
         vector_index: str | None = None, backend: str | None = None,
-        query_adapter: Path | str | None = None,
+        query_adapter: Path | str | None = None, reranker: Path | str | None = None,
     ):  # fmt: skip
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -216,7 +217,20 @@ class KnowledgeBase(_Reading):
         self._adapter = QueryAdapter.load(query_adapter) if query_adapter else None
         if self._adapter and self.manifest:
             self._adapter.check(self.manifest.model, self.manifest.dim, query_adapter)
+        self._reranker_path = reranker
+        self.reranker: SecondStage | None = self._second_stage(reranker)
         self._queries = QueryBatcher(self._encode_queries)
+
+    def _second_stage(self, path: Path | str | None) -> LearnedRanker | None:
+        """The ranker of ``path``: only with the query adapter it was fitted with."""
+        if not path:
+            return None
+        if self._adapter is None:
+            raise RerankerError(f"{path}: a ranker needs its query adapter; none is set")
+        ranker = LearnedRanker.load(path)
+        if self.manifest:
+            ranker.check(self.manifest.model, self._adapter, path)
+        return ranker
 
     def _recorded_model(self) -> str:
         """The model to load for this KB: its recorded one (a folder name stands for ours)."""
@@ -252,6 +266,8 @@ class KnowledgeBase(_Reading):
             self.manifest = current
             if self._adapter:  # a new KB: its model is known only now
                 self._adapter.check(current.model, current.dim, self._adapter_path)
+            if isinstance(self.reranker, LearnedRanker):
+                self.reranker.check(current.model, self._adapter, self._reranker_path)
         self.manifest.check(current, self.folder)
         return self._encoder
 
@@ -611,6 +627,10 @@ class Snapshot(_Reading):
     @property
     def encoder(self) -> Encoder:
         return self.kb.encoder
+
+    @property
+    def reranker(self) -> SecondStage | None:
+        return self.kb.reranker
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.kb.encode_query(text)

@@ -2,8 +2,9 @@
 
 Dense search ranks windows by cosine and keeps each clause's best window. BM25 ranks
 clauses by their jieba words, scored in memory as SQLite FTS5 would (index/lexical_index).
-Hybrid fuses the two rankings by weighted reciprocal rank fusion; clauses that contain the
-query's exact wording go first for wording queries.
+Hybrid fuses the two rankings by weighted reciprocal rank fusion, reordered by the KB's
+second stage when it has one (index/rerank.py); clauses that contain the query's exact wording
+go first for wording queries.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class Searcher:
         if mode in ("hybrid", "bm25"):
             lists["bm25"] = self._bm25(query, depth, filters, units)
         ranked = _fuse(lists) if mode == "hybrid" else lists[mode]
+        if mode == "hybrid" and self.kb.reranker:  # opt-in, with a query adapter (index.rerank)
+            ranked = self.kb.reranker.rerank(self.kb, query, lists, ranked, filters)
         if mode == "hybrid" and _is_wording(query):
             ranked = self._wording_first(query, ranked, depth, filters, units)
         return ranked[:top_k], _highlight_terms(query)

@@ -1,4 +1,4 @@
-"""The second-stage ranker's features (training/stard_rerank.py) and the replay's pieces."""
+"""The second-stage ranker's features (index/rerank.py) and the replay's pieces."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from evals.stard_rerank import (
     candidates_of,
     cross_folds,
 )
-from training.stard_rerank import FEATURES, Candidates, bigrams, features
+from index.rerank import FEATURES, Candidates, bigrams, features
 
 
 def _candidates() -> Candidates:
