@@ -21,6 +21,7 @@ import numpy as np
 from index.lexical_index.maxscore import live_counts
 from index.lexical_index.postings import Postings
 from index.lexical_index.scoring import Hit, Statistics, ranked, ranked_exhaustive
+from index.masks import allowed_of, is_broad, sorted_ids, widths
 from index.merge_policy import MergePolicy
 from index.segment_update import SegmentUpdate
 from index.segment_update import sweep as sweep_files
@@ -106,8 +107,28 @@ class LexicalIndex:
         when a term is a phrase of several tokens (FTS5 must rank that query).
         ``allowed``: the clauses to return (else all, but ``hidden`` ones when ``hide``).
         ``exhaustive``: every posting scored (the reference), not MaxScore's top k."""
-        scorer = ranked_exhaustive if exhaustive else ranked
-        return scorer(self.segments, self.statistics, match, k, allowed, hide)
+        if exhaustive:
+            return ranked_exhaustive(self.segments, self.statistics, match, k, allowed, hide)
+        if allowed is not None and is_broad(allowed, len(self)):
+            hits = self._broad(match, k, allowed)
+            if hits is not None:
+                return hits
+        return ranked(self.segments, self.statistics, match, k, allowed, hide)
+
+    def _broad(self, match: str, k: int, allowed: np.ndarray) -> list[Hit] | None:
+        """A broad mask's k best from a widened unmasked search (index.masks): the
+        same hits as the masked search. None when fewer than k are allowed, unless the
+        unmasked search returned every match (then the allowed ones are all there is)."""
+        allowed = sorted_ids(allowed)
+        for width in widths(k, allowed, len(self)):
+            hits = ranked(self.segments, self.statistics, match, width, None, hide=False)
+            if hits is None:
+                return None
+            ids = np.array([clause for clause, _ in hits], dtype=np.int64)
+            kept = [hit for hit, ok in zip(hits, allowed_of(ids, allowed), strict=True) if ok]
+            if len(kept) >= k or len(hits) < width:
+                return kept[:k]
+        return None
 
     # --- loading ---------------------------------------------------------------------------
 
