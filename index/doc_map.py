@@ -26,6 +26,7 @@ from functools import cached_property
 import numpy as np
 
 from index.filters import Filters
+from index.masks import sorted_ids  # a change may list an id twice: SQLite reuses the highest
 from ingest.text import normalize, normalize_brackets
 
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # SQLite's LIKE
@@ -259,11 +260,11 @@ class DocMap:
     def changed(self, store, clauses: tuple[list[int], list[int]], windows) -> DocMap:
         """The map after a change: ``clauses`` and ``windows`` are (ids removed, ids added);
         ``store`` sees the change (the added rows' documents are read from it)."""
-        added_clauses = store.clause_documents(_ids(clauses[1]).tolist())
-        added_windows = store.window_documents(_ids(windows[1]).tolist())
+        added_clauses = store.clause_documents(sorted_ids(clauses[1]).tolist())
+        added_windows = store.window_documents(sorted_ids(windows[1]).tolist())
         return DocMap(
-            self.clauses.changed(_ids(clauses[0]), added_clauses),
-            self.windows.changed(_ids(windows[0]), added_windows),
+            self.clauses.changed(sorted_ids(clauses[0]), added_clauses),
+            self.windows.changed(sorted_ids(windows[0]), added_windows),
             DocFacts.of_rows(store.document_facts()),  # statuses of others may have changed
         )
 
@@ -295,11 +296,6 @@ class DocMap:
     @property
     def nbytes(self) -> int:
         return self.clauses.nbytes + self.windows.nbytes + self.documents.nbytes
-
-
-def _ids(ids: list[int]) -> np.ndarray:
-    """Each id once, sorted (a change may list an id twice: SQLite reuses the highest)."""
-    return np.unique(np.asarray(ids, dtype=np.int64))
 
 
 class DocMaps:

@@ -55,9 +55,7 @@ class Segment:
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None) -> Hits:
         if allowed is not None:
-            held = self.index.ids()
-            found = np.searchsorted(held, allowed).clip(max=len(held) - 1)
-            allowed = allowed[held[found] == allowed]
+            allowed = allowed[allowed_of(allowed, self.index.ids())]
             if len(self.deleted):
                 allowed = self.deleted.live(allowed)
         return self.index.search(query, k, allowed, self.deleted)
