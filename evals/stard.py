@@ -126,6 +126,13 @@ def split(queries: list[StardQuery], seed: int = SPLIT_SEED) -> dict[str, str]:
     return {q: "validation" if n < held else "train" for n, q in enumerate(ids)}
 
 
+def part_of(stard: Path, part: str) -> list[StardQuery]:
+    """The questions of one part ("train" or "validation") of our split of ``stard``/dev.json."""
+    queries = load(stard / "dev.json")
+    parts = split(queries)
+    return [q for q in queries if parts[q.query_id] == part]
+
+
 def qrels_of(queries: list[StardQuery]) -> Qrels:
     return {q.query_id: set(q.articles) for q in queries}
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.stard import STARD, article_keys, load, split
+from evals.stard import STARD, article_keys, part_of
 from index.encoders.adapter import QueryAdapter
 from index.encoders.base import model_id
 from index.kb import KnowledgeBase
@@ -112,9 +112,7 @@ def _loss(batch: list[Example], q_all, p_all, matrix, scale: float):
 def fit_stard(kb_dir: Path, stard: Path = STARD) -> QueryAdapter:
     """The adapter fitted on our train split of dev.json (evals.stard.split), in kb's space."""
     started = time.perf_counter()
-    queries = load(stard / "dev.json")
-    parts = split(queries)
-    train = [q for q in queries if parts[q.query_id] == "train"]
+    train = part_of(stard, "train")
     kb = KnowledgeBase(kb_dir)
     space = read_space(kb)
     vectors = kb.encoder.encode_queries([q.text for q in train])
