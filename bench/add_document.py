@@ -141,6 +141,17 @@ def add_and_remove(kb: KnowledgeBase, held: list[Path], timers: tuple) -> list:
     return rows
 
 
+def relink_seconds(rows: list[dict]) -> dict:
+    """Seconds per relinked document: of the first change that relinked any (it pays the
+    process's one-time costs: numba loading its kernels, cold caches), and the median of the
+    later ones."""
+    seconds = [r[f"{change}_relink_s_per_doc"] for r in rows for change in ("add", "remove")
+               if r[f"{change}_relinked_docs"]]  # fmt: skip
+    return {"relink_s_per_doc_first_change": seconds[0] if seconds else None,
+            "relink_s_per_doc_later_median": statistics.median(seconds[1:]) if seconds[1:]
+            else None}  # fmt: skip
+
+
 def full_refresh(kb: KnowledgeBase, refresh: Timed) -> float | None:
     """Seconds of versions.refresh(full=True), every document recomputed (what each change
     cost before refreshes were incremental); None where refresh has no ``full``."""
@@ -191,6 +202,7 @@ def main() -> None:
                             "remove_links_est_s")
             }  # fmt: skip
             summary["full_versions_s"] = full
+            summary |= relink_seconds(rows)
             print(json.dumps({"size": kb.stats(), "grow_s": round(grown, 1),
                               "load": os.getloadavg()[0], "median": summary, "rows": rows},
                              ensure_ascii=False), flush=True)  # fmt: skip

@@ -1,8 +1,11 @@
 """Local alignment of wording, as text-reuse detectors align bills: Smith-Waterman over characters.
 
 The fast path is a numba kernel; ``smith_waterman_reference`` is the textbook version it is
-tested against. Scores: +2 for a match, -1 for a mismatch or a gap, so a local clause copied
-from a national one scores about twice its length, and a rewritten one much less.
+tested against. Linking needs the scores alone, of many pairs: ``pair_wording`` (with the
+bigrams two texts share) and ``Aligner`` score them anti-diagonal by anti-diagonal, in whole
+int32 vectors, about four times as fast as row by row; ``smith_waterman`` is their reference.
+Scores: +2 for a match, -1 for a mismatch or a gap, so a local clause copied from a national
+one scores about twice its length, and a rewritten one much less.
 ``differences`` turns a linked pair into the spans a reader wants to see: added, dropped,
 changed (difflib's opcodes over the two texts).
 """
@@ -16,6 +19,7 @@ import numpy as np
 from numba import njit
 
 MATCH, MISMATCH, GAP = 2, -1, -1
+LANE_WIDTH = 8  # the kernels' anti-diagonals are padded to a multiple of this many cells
 
 
 @dataclass(frozen=True)
@@ -70,39 +74,153 @@ def _kernel(a: np.ndarray, b: np.ndarray) -> tuple[int, int, int, int, int]:
     return best, best_si, best_i, best_sj, best_j
 
 
-def _codes(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+def codes_of(text: str) -> np.ndarray:
+    """The text's characters as integers (code points), as the kernels compare them."""
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int32)
 
 
 def smith_waterman(a: str, b: str) -> Alignment:
     """The best local alignment of a and b (characters; compare normalised texts)."""
     if not a or not b:
         return Alignment(0, (0, 0), (0, 0))
-    score, a_start, a_end, b_start, b_end = _kernel(_codes(a), _codes(b))
+    score, a_start, a_end, b_start, b_end = _kernel(codes_of(a), codes_of(b))
     return Alignment(int(score), (int(a_start), int(a_end)), (int(b_start), int(b_end)))
 
 
 @njit(cache=True)
-def _scores_kernel(a: np.ndarray, b: np.ndarray, starts: np.ndarray, chosen: np.ndarray):
-    """The best local alignment score of a with each text ``k`` of ``chosen``, that is
-    b[starts[k]:starts[k + 1]]; the score alone, so one row and no start cells."""
+def _sweep(ap, rbp, first, last, h0, h1, h2) -> int:
+    """The best cell of anti-diagonals first..last of H for ap against b', each all len(ap)
+    cells long: cell (i, j = d - i) compares ap[i - 1] with b'[j - 1] = rbp[len(rbp) - d + i]
+    (rbp is b' reversed). The cells of one anti-diagonal are independent and every diagonal
+    is as long, a multiple of LANE_WIDTH: the loop runs in whole vectors (int32)."""
+    n, total = ap.shape[0], rbp.shape[0]
+    zero, match, mismatch, gap = np.int32(0), np.int32(MATCH), np.int32(MISMATCH), np.int32(GAP)
+    h0[: n + 1], h1[: n + 1], h2[: n + 1] = 0, 0, 0  # h*[i]: cell i of diagonals d - 2, d - 1, d
+    best = zero
+    for d in range(first, last + 1):
+        across = rbp[total - d + 1 : total - d + 1 + n]
+        corner, above, left, out = h0[0:n], h1[0:n], h1[1 : n + 1], h2[1 : n + 1]
+        for k in range(n):
+            step = match if ap[k] == across[k] else mismatch
+            gapped = np.int32(max(above[k], left[k]) + gap)
+            score = max(max(zero, np.int32(corner[k] + step)), gapped)
+            out[k] = score
+            best = max(best, score)
+        h0, h1, h2 = h1, h2, h0
+    return best
+
+
+@njit(cache=True)
+def _best_score(a, rb, lo, hi, ap, rbp, h0, h1, h2) -> int:
+    """The best local alignment score of a with the text b whose codes, reversed, are
+    rb[lo:hi]: the score alone. The shorter text runs along the anti-diagonals, padded to a
+    multiple of LANE_WIDTH with a code that matches nothing, and the longer one is padded as
+    long on both sides with another: a cell of the padding only loses score on its
+    neighbours' (it can never match), so the best cell is the same. ap, rbp, h0, h1, h2 are
+    buffers (``_buffers``), overwritten."""
+    n, m = a.shape[0], hi - lo
+    if n == 0 or m == 0:
+        return 0
+    width = (min(n, m) + LANE_WIDTH - 1) // LANE_WIDTH * LANE_WIDTH
+    longer = max(n, m)
+    along, across = ap[:width], rbp[: longer + 2 * width]
+    along[:] = -2
+    across[:] = -1
+    if n <= m:  # a along the diagonals, b across (reversed): already so in rb
+        along[:n] = a
+        across[width : width + m] = rb[lo:hi]
+    else:  # b along (forward again), a across (reversed)
+        for k in range(m):
+            along[k] = rb[hi - 1 - k]
+        for k in range(n):
+            across[width + k] = a[n - 1 - k]
+    return _sweep(along, across, width + 2, 2 * width + longer, h0, h1, h2)
+
+
+@njit(cache=True)
+def _longest(starts: np.ndarray, chosen: np.ndarray) -> int:
+    """The length of the longest text k of ``chosen`` (text k: [starts[k], starts[k + 1]))."""
+    longest = 0
+    for k in chosen:
+        longest = max(longest, starts[k + 1] - starts[k])
+    return longest
+
+
+@njit(cache=True)
+def _buffers(longest: int):
+    """Buffers for ``_best_score`` of texts at most ``longest`` long."""
+    width = (longest + LANE_WIDTH - 1) // LANE_WIDTH * LANE_WIDTH
+    rows = np.zeros((3, width + 1), np.int32)
+    return np.empty(width, np.int32), np.empty(longest + 2 * width, np.int32), rows
+
+
+@njit(cache=True)
+def _scores_kernel(a: np.ndarray, rb: np.ndarray, starts: np.ndarray, chosen: np.ndarray):
+    """The best local alignment score of a with each text ``k`` of ``chosen``, whose codes
+    reversed are rb[starts[k]:starts[k + 1]]."""
     out = np.zeros(chosen.shape[0], np.int64)
-    row = np.zeros(a.shape[0] + 1, np.int64)
+    ap, rbp, rows = _buffers(max(a.shape[0], _longest(starts, chosen)))
     for n in range(chosen.shape[0]):
         k = chosen[n]
-        row[:] = 0
-        best = 0
-        for j in range(starts[k], starts[k + 1]):  # row[i] holds H[i][j - 1], then H[i][j]
-            corner, above = 0, 0  # H[i - 1][j - 1] and H[i - 1][j]
-            for i in range(1, a.shape[0] + 1):
-                before = row[i]
-                diagonal = corner + (MATCH if a[i - 1] == b[j] else MISMATCH)
-                score = max(0, diagonal, before + GAP, above + GAP)
-                row[i], corner, above = score, before, score
-                if score > best:
-                    best = score
-        out[n] = best
+        out[n] = _best_score(a, rb, starts[k], starts[k + 1], ap, rbp, rows[0], rows[1], rows[2])
     return out
+
+
+@njit(cache=True)
+def _shared_count(a: np.ndarray, b: np.ndarray, lo: int, hi: int) -> int:
+    """How many values of sorted, distinct a are in sorted, distinct b[lo:hi]."""
+    count, i, j = 0, 0, lo
+    while i < a.shape[0] and j < hi:
+        if a[i] == b[j]:
+            count += 1
+            i += 1
+            j += 1
+        elif a[i] < b[j]:
+            i += 1
+        else:
+            j += 1
+    return count
+
+
+@njit(cache=True)
+def _pairs_kernel(codes, starts, grams, gram_starts, rcodes, rstarts, rgrams, rgram_starts,
+                  left, right):  # fmt: skip
+    """For each pair p: the Smith-Waterman score of text left[p] of the first list with text
+    right[p] of the second, and how many of the first's bigrams the second holds."""
+    scores = np.zeros(left.shape[0], np.int64)
+    shared = np.zeros(left.shape[0], np.int64)
+    ap, rbp, rows = _buffers(max(_longest(starts, left), _longest(rstarts, right)))
+    h0, h1, h2 = rows[0], rows[1], rows[2]
+    for p in range(left.shape[0]):
+        i, k = left[p], right[p]
+        a = codes[starts[i] : starts[i + 1]]
+        scores[p] = _best_score(a, rcodes, rstarts[k], rstarts[k + 1], ap, rbp, h0, h1, h2)
+        a_grams = grams[gram_starts[i] : gram_starts[i + 1]]
+        shared[p] = _shared_count(a_grams, rgrams, rgram_starts[k], rgram_starts[k + 1])
+    return scores, shared
+
+
+def reversed_spans(codes: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Texts laid end to end (text k: codes[starts[k]:starts[k + 1]]), each one reversed in
+    its place: what the kernels read the texts they align against from."""
+    lengths = np.diff(starts)
+    ends = np.repeat(starts[:-1] + starts[1:] - 1, lengths)
+    return codes[ends - np.arange(len(codes))] if len(codes) else codes
+
+
+def bigram_codes(codes: np.ndarray) -> np.ndarray:
+    """A text's distinct character bigrams, sorted, each as one integer (from its codes)."""
+    codes = codes.astype(np.int64)
+    return np.unique((codes[:-1] << 21) | codes[1:])
+
+
+def pair_wording(first: tuple, second: tuple, left: np.ndarray, right: np.ndarray):
+    """(Smith-Waterman scores, shared bigram counts) of pairs of texts: text left[p] of the
+    first list with text right[p] of the second. Each list is its texts laid end to end as
+    (codes, starts, bigrams, bigram starts): text i is codes[starts[i]:starts[i + 1]], its
+    distinct ``bigram_codes`` likewise; the second list's codes each reversed in place
+    (``reversed_spans``). One call for all the pairs of a linking run."""
+    return _pairs_kernel(*first, *second, left, right)
 
 
 class Aligner:
@@ -110,16 +228,17 @@ class Aligner:
     source clauses): the list is encoded once, and one call scores all the chosen."""
 
     def __init__(self, texts: list[str]):
-        codes = [_codes(t) for t in texts]
+        codes = [codes_of(t) for t in texts]
         self.lengths = np.array([len(c) for c in codes], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
-        self.codes = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+        laid = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+        self.rcodes = reversed_spans(laid, self.starts)
 
     def scores(self, text: str, chosen: list[int]) -> np.ndarray:
         """Equal to ``smith_waterman(text, texts[k]).score`` for each k of ``chosen``."""
         if not text or not chosen:
             return np.zeros(len(chosen), np.int64)
-        return _scores_kernel(_codes(text), self.codes, self.starts, np.array(chosen, np.int64))
+        return _scores_kernel(codes_of(text), self.rcodes, self.starts, np.array(chosen, np.int64))
 
 
 def smith_waterman_reference(a: str, b: str) -> int:

@@ -21,7 +21,9 @@ A clause about its own document only (本办法自…起施行, 本办法由…�
 制定本办法) carries out no clause of X and gets no source, however alike the wording.
 
 The weights and the "none" threshold are fitted on labelled pairs (training.link_model) and
-kept in index/data/link_model.json.
+kept in index/data/link_model.json. The wording evidence of a run's pairs comes from documents
+prepared once and kept by content (index.link_evidence), with ``pair_features`` and ``Lexicon``
+as the references it equals.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from importlib import resources
 
 import numpy as np
 
-from index.alignment import MATCH, Aligner, Change, differences, smith_waterman
+from index.alignment import MATCH, Change, differences, smith_waterman
 from index.lexical import words
+from index.link_evidence import BM25_B, BM25_K1, Prepared, SourceRun, prepare, prepared
+from index.link_evidence import wording_key as _key
 from index.store import Store
 from ingest.citations import find_citations
 from ingest.text import normalize, normalize_brackets
@@ -52,7 +56,6 @@ SOURCES_KEPT = 3
 MEASURES_KEPT = 32  # documents whose clause vectors a Linker keeps (a relinked one's sources)
 ORDER_MIN_COSINE = 0.85  # a nearest pair this similar may anchor the monotone alignment
 OPENING_CLAUSES = 3  # clauses (headings aside) where a document says what it implements
-BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants, for the ``lexical`` feature
 # A verb, then up to 6 characters or the bodies that issued the title (…国务院办公厅《X》).
 _IMPLEMENTING = re.compile(
     r"(?:落实|贯彻|实施|执行|根据|依据|依照|按照)"
@@ -252,65 +255,109 @@ def rank_sources(
     local_words=None, source_words=None,
 ):  # fmt: skip
     """Score candidate sources for each local clause; returns candidates per local clause.
-    A clause about its own document only (when it takes effect…) gets no candidates. The
-    features are ``pair_features``' (the reference), with each source's wording prepared once
-    per run and the alignments of one local clause scored in one call; ``*_words`` are the
-    texts' jieba words where the KB holds them (cut here when None)."""
+    ``*_words`` are the texts' jieba words where the KB holds them (cut here when None). The
+    texts prepared here, not kept: ``rank_prepared`` for the Linker's documents kept by
+    content."""
+    local_words = local_words or [_words(t) for t in local_texts]
+    source_words = source_words or [_words(t) for t in source_texts]
+    return rank_prepared(prepare(local_texts, local_words), local_vectors,
+                         [prepare(source_texts, source_words)], source_vectors,
+                         relation_weights)  # fmt: skip
+
+
+def rank_prepared(
+    local: Prepared, local_vectors, sources: list[Prepared], source_vectors, relation_weights,
+    top: int | None = None, floor: float | None = None,
+):  # fmt: skip
+    """``rank_sources`` over prepared documents (the sources' clauses in order, the vectors
+    and weights matching). A clause about its own document only (when it takes effect…) gets
+    no candidates. The features are ``pair_features``' and ``Lexicon``'s (the references),
+    the arithmetic the same, operation for operation, over every pair of the run at once.
+    ``top`` and ``floor``: only the first ``top`` candidates of a clause scoring ``floor`` or
+    more (what is stored), the others never made."""
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
     ordered: dict[int, list[int]] = {}
     for a, j in order:
         ordered.setdefault(a, []).append(j)
-    lexicon = Lexicon(source_texts, source_words)
-    wording = _Wording(source_texts)
-    per_local: list[list[Candidate]] = []
-    for i, text in enumerate(local_texts):
-        if is_own_document_clause(text):
-            per_local.append([])
-            continue
-        top = np.argsort(-cosine[i])[:DENSE_CANDIDATES]
-        chosen = list(dict.fromkeys([*top.tolist(), *ordered.get(i, [])]))
-        lexical = lexicon.relative_scores(text, chosen, local_words and local_words[i])
-        candidates = []
-        for j, lex, features in zip(chosen, lexical, wording.features(text, chosen), strict=True):
-            features["cosine"] = float(cosine[i, j])
-            features["relation"] = relation_weights[j]
-            features["order"] = 1.0 if (i, j) in order else 0.0
-            features["lexical"] = lex
-            candidates.append(Candidate(i, j, features, link_score(features)))
-        per_local.append(sorted(candidates, key=lambda c: -c.score))
+    closest = np.argsort(-cosine, axis=1)[:, :DENSE_CANDIDATES].tolist() if len(cosine) else []
+    chosen = [
+        [] if _OWN_DOCUMENT.match(key) else list(dict.fromkeys([*closest[i], *ordered.get(i, [])]))
+        for i, key in enumerate(local.keys)
+    ]  # fmt: skip
+    left = np.array([i for i, found in enumerate(chosen) for _ in found], np.int64)
+    right = np.array([j for found in chosen for j in found], np.int64)
+    columns = {"cosine": cosine[left, right].astype(np.float64)}  # the order of the dicts below
+    wording, lexical = _feature_columns(local, SourceRun(sources), left, right)
+    columns |= wording
+    columns["relation"] = np.array(relation_weights, np.float64)[right]
+    pairs = zip(left.tolist(), right.tolist(), strict=True)
+    columns["order"] = np.array([float(pair in order) for pair in pairs])
+    columns["lexical"] = lexical
+    scores = np.array(_link_scores(columns))
+    # Each clause's candidates by falling score, ties in the order chosen (a stable sort).
+    ranked = np.lexsort((np.arange(len(left)), -scores, left))
+    if top is not None or floor is not None:
+        ranked = ranked[_kept(left[ranked], scores[ranked], top, floor)]
+    rows = zip(left[ranked].tolist(), right[ranked].tolist(), scores[ranked].tolist(),
+               *(column[ranked].tolist() for column in columns.values()), strict=True)  # fmt: skip
+    candidates = [
+        Candidate(i, j, {"cosine": cos, "overlap": ov, "alignment": al, "aligned_both": both,
+                         "relation": rel, "order": od, "lexical": lex}, score)
+        for i, j, score, cos, ov, al, both, rel, od, lex in rows
+    ]  # fmt: skip
+    per_local, at = [], 0
+    for count in np.bincount(left[ranked], minlength=len(chosen)).tolist():
+        per_local.append(candidates[at : at + count])
+        at += count
     return per_local
 
 
-class _Wording:
-    """``pair_features`` of one local clause against chosen sources of a run, bar the cosine:
-    the sources' normalised text, bigrams and character codes are made once."""
+def _kept(left: np.ndarray, scores: np.ndarray, top: int | None, floor: float | None):
+    """Which pairs (sorted by clause, then by falling score) are among their clause's first
+    ``top`` and score ``floor`` or more."""
+    starts = np.searchsorted(left, left)  # where each pair's clause begins
+    keep = np.ones(len(left), bool)
+    if top is not None:
+        keep &= np.arange(len(left)) - starts < top
+    if floor is not None:
+        keep &= scores >= floor
+    return keep
 
-    def __init__(self, source_texts: list[str]):
-        self.keys = [_key(text) for text in source_texts]
-        self.grams: dict[int, set[str]] = {}
-        self.aligner = Aligner(self.keys)
 
-    def features(self, local: str, chosen: list[int]) -> list[dict[str, float]]:
-        a = _key(local)
-        grams = _bigrams(a)
-        aligned = self.aligner.scores(a, chosen).tolist()
-        found = []
-        for j, score in zip(chosen, aligned, strict=True):
-            b = self.keys[j]
-            if j not in self.grams:
-                self.grams[j] = _bigrams(b)
-            overlap = len(grams & self.grams[j]) / len(grams) if grams else 0.0
-            shorter, longer = min(len(a), len(b)) or 1, max(len(a), len(b)) or 1
-            found.append({"cosine": 0.0, "overlap": overlap,
-                          "alignment": min(score / (MATCH * shorter), 1.0),
-                          "aligned_both": score / (MATCH * longer)})  # fmt: skip
-        return found
+def _feature_columns(local: Prepared, run: SourceRun, left, right) -> tuple[dict, np.ndarray]:
+    """``pair_features`` of each pair (local clause left[p], source clause right[p]) bar the
+    cosine, and the ``lexical`` feature: BM25 over the best of the local clause's candidates
+    (0 when none shares a word)."""
+    aligned, shared, bm25 = run.evidence(local, left, right)
+    a = np.diff(local.code_starts)[left]
+    b = run.key_lengths[right]
+    grams = np.diff(local.gram_starts)[left]
+    shorter, longer = np.minimum(a, b), np.maximum(a, b)
+    shorter[shorter == 0], longer[longer == 0] = 1, 1
+    best = np.zeros(len(local.keys))
+    np.maximum.at(best, left, bm25)
+    best = best[left]
+    wording = {"overlap": np.where(grams > 0, shared / np.maximum(grams, 1), 0.0),
+               "alignment": np.minimum(aligned / (MATCH * shorter), 1.0),
+               "aligned_both": aligned / (MATCH * longer)}  # fmt: skip
+    return wording, np.where(best > 0, bm25 / np.where(best > 0, best, 1.0), 0.0)
+
+
+def _link_scores(columns: dict[str, np.ndarray]) -> list[float]:
+    """``link_score`` of each pair: the same sum, feature by feature in FEATURES' order."""
+    model = link_model()
+    total = np.zeros(len(columns["cosine"]))
+    for k, name in enumerate(FEATURES):
+        term = model["weights"].get(name, 0.0) * columns[name]
+        total = term if k == 0 else total + term
+    return [1 / (1 + math.exp(-z)) for z in (model["bias"] + total).tolist()]
 
 
 class Lexicon:
     """BM25 of a local clause against the source clauses of one linking run (jieba words of
-    index.lexical; IDF and mean length over those sources)."""
+    index.lexical; IDF and mean length over those sources): the reference that
+    ``index.link_evidence.SourceRun`` computes the ``lexical`` feature as."""
 
     def __init__(self, source_texts: list[str], source_words: list[tuple] | None = None):
         """``source_words``: each text's ``index.lexical.words`` when known (stored), else cut."""
@@ -346,7 +393,7 @@ def _words(text: str) -> tuple[str, ...]:
 def pair_features(local: str, source: str, cosine: float) -> dict[str, float]:
     """The wording evidence of a pair; ``aligned_both`` (the alignment's share of the longer
     text) is not a model feature, it tells verbatim from adapted. One pair at a time: the
-    reference that ``rank_sources``' batched path (``_Wording``) is tested against."""
+    reference that ``rank_prepared``' batched path (``_feature_columns``) is tested against."""
     a, b = _key(local), _key(source)
     grams = _bigrams(a)
     overlap = len(grams & _bigrams(b)) / len(grams) if grams else 0.0
@@ -386,7 +433,13 @@ def _monotone_pairs(cosine: np.ndarray, relation_weights: list[float]) -> set[tu
 
 def _higher_key(doc) -> tuple[int, str | None]:
     """What decides the documents above ``doc``: its level's rank and its province."""
-    return LEVEL_RANK.get(doc["level"], 0), Scope.of(doc["region"]).province
+    return _rank_and_province(doc["level"], doc["region"])
+
+
+@lru_cache(maxsize=4096)
+def _rank_and_province(level: str, region: str | None) -> tuple[int, str | None]:
+    """Cached: a change asks it of every local document (``Scope.of`` reads the places)."""
+    return LEVEL_RANK.get(level, 0), Scope.of(region).province
 
 
 def _measures(clauses: list, vectors: np.ndarray) -> tuple[list, np.ndarray]:
@@ -398,11 +451,6 @@ def _change_dict(change: Change) -> dict:
     """``asdict(change)`` without its deep copy: the diff of a link, as stored."""
     return {"kind": change.kind, "local": change.local, "source": change.source,
             "local_text": change.local_text, "source_text": change.source_text}  # fmt: skip
-
-
-@lru_cache(maxsize=50_000)
-def _key(text: str) -> str:
-    return re.sub(r"\s+", "", normalize_brackets(text))
 
 
 def _bigrams(text: str) -> set[str]:
@@ -440,7 +488,7 @@ class Linker:
         self.centroids = store.doc_vectors()
         self._higher: dict[tuple, set[str]] = {}  # (level rank, province) → documents above
         self._stacks: dict[tuple, tuple] = {}  # the same key → (documents, their centroids)
-        self._measured: OrderedDict[str, tuple[list, np.ndarray, list]] = OrderedDict()
+        self._measured: OrderedDict[str, tuple[list, np.ndarray, Prepared]] = OrderedDict()
 
     def refresh(self, changed: set[str], removed: dict[str, str]) -> int:
         """After documents were added or replaced (``changed``) or removed (doc_id → level):
@@ -541,9 +589,9 @@ class Linker:
         kept = [self.centroids[d] for d in before if d in self.centroids]
         if centroid is None or len(kept) < NEAREST_DOCS:
             return False
-        least = np.sort(np.vstack(kept) @ centroid)[-NEAREST_DOCS]
+        least = np.sort(np.array(kept) @ centroid)[-NEAREST_DOCS]  # np.array: vstack's rows
         new = [self.centroids[d] for d in came if d in self.centroids]
-        return not new or float(np.max(np.vstack(new) @ centroid)) < least - NEAREST_MARGIN
+        return not new or float(np.max(np.array(new) @ centroid)) < least - NEAREST_MARGIN
 
     def source_documents(self, doc, links: list[DocumentLink]) -> dict[str, float]:
         """Higher-level documents to search, and those of its own level it says it implements
@@ -600,28 +648,29 @@ class Linker:
             self._stacks[key] = (others, matrix)
         return self._stacks[key]
 
-    def candidates(self, doc, links: list[DocumentLink]):
+    def candidates(self, doc, links: list[DocumentLink], top=None, floor=None):
         """(local clauses, source clauses, ranked candidates per local clause); headings
-        (第一章 总则, （一）推动形成…) organise measures and are not linked."""
-        local, local_vectors, local_words = self._measures_of(doc["doc_id"])
-        sources, vectors, weights, source_words = [], [], [], []
+        (第一章 总则, （一）推动形成…) organise measures and are not linked. ``top``, ``floor``:
+        ``rank_prepared``'s (only the candidates that may be stored)."""
+        local, local_vectors, local_prepared = self._measures_of(doc["doc_id"])
+        sources, vectors, weights, prepared_sources = [], [], [], []
         for source_doc, weight in self.source_documents(doc, links).items():
-            clauses, matrix, found = self._measures_of(source_doc)
+            clauses, matrix, ready = self._measures_of(source_doc)
             sources += clauses
             vectors.append(matrix)
             weights += [weight] * len(clauses)
-            source_words += found
+            prepared_sources.append(ready)
         if not local or not sources:
             return local, sources, [[] for _ in local]
-        local_texts, source_texts = [c["text"] for c in local], [c["text"] for c in sources]
-        ranked = rank_sources(local_texts, local_vectors, source_texts, np.vstack(vectors),
-                              weights, local_words, source_words)  # fmt: skip
+        ranked = rank_prepared(local_prepared, local_vectors, prepared_sources,
+                               np.vstack(vectors), weights, top, floor)  # fmt: skip
         return local, sources, ranked
 
-    def _measures_of(self, doc_id: str) -> tuple[list, np.ndarray, list[tuple]]:
-        """A document's clauses (headings aside), their vectors and jieba words (those the
-        BM25 table holds: ``index.lexical.words`` of the text), kept for the last
-        MEASURES_KEPT documents read: the documents one change relinks share their sources."""
+    def _measures_of(self, doc_id: str) -> tuple[list, np.ndarray, Prepared]:
+        """A document's clauses (headings aside), their vectors, and their texts prepared for
+        linking with their jieba words (those the BM25 table holds: ``index.lexical.words`` of
+        the text; kept by content across Linkers), kept for the last MEASURES_KEPT documents
+        read: the documents one change relinks share their sources."""
         if doc_id in self._measured:
             self._measured.move_to_end(doc_id)
         else:
@@ -630,14 +679,15 @@ class Linker:
             by_id = dict(zip(ids.tolist(), stored, strict=True))
             found = [tuple(by_id[c["id"]].split()) if c["id"] in by_id else _words(c["text"])
                      for c in clauses]  # fmt: skip
-            self._measured[doc_id] = (clauses, vectors, found)
+            texts = [c["text"] for c in clauses]
+            self._measured[doc_id] = (clauses, vectors, prepared(texts, found))
             if len(self._measured) > MEASURES_KEPT:
                 self._measured.popitem(last=False)
         return self._measured[doc_id]
 
     def _clause_link_rows(self, doc, links: list[DocumentLink]) -> list[tuple]:
-        local, sources, ranked = self.candidates(doc, links)
         threshold = link_model()["threshold"]
+        local, sources, ranked = self.candidates(doc, links, SOURCES_KEPT, threshold)
         rows = []
         for clause, candidates in zip(local, ranked, strict=True):
             kept = [c for c in candidates if c.score >= threshold][:SOURCES_KEPT]

@@ -1,5 +1,6 @@
-"""Relinking: the fast candidate path against the per-pair reference on real documents, and a
-revised source document relinking every document that draws on it."""
+"""Relinking: the fast candidate path against the per-pair reference on real documents, a
+revised source document relinking every document that draws on it, and documents prepared
+for linking kept by content across changes (never served stale)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import numpy as np
 import pytest
 
+from index import link_evidence
 from index import links as links_module
 from index.alignment import Aligner, smith_waterman
 from index.kb import KnowledgeBase
@@ -31,11 +33,12 @@ PAIRS = (
 
 
 def test_aligner_scores_equal_smith_waterman():
+    """The padded anti-diagonal kernel against the row-by-row one, either text the longer."""
     rng = random.Random(11)
-    texts = ["".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 30))) for _ in range(60)]
+    texts = ["".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 40))) for _ in range(60)]
     aligner = Aligner(texts)
-    for _ in range(200):
-        text = "".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 30)))
+    for _ in range(300):
+        text = "".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 40)))
         chosen = rng.sample(range(len(texts)), 12)
         expected = [smith_waterman(text, texts[k]).score for k in chosen]
         assert aligner.scores(text, chosen).tolist() == expected, text
@@ -101,7 +104,7 @@ def test_candidates_equal_the_per_pair_reference(pairs_kb):
     Beijing's 实施办法 of two national laws: the fast path (stored words, one alignment
     call per clause, cached sources) against the reference."""
     linker = Linker(pairs_kb.store)
-    compared = 0
+    compared = kept = 0
     for doc_id, doc in linker.documents.items():
         if doc["level"] == "national":
             continue
@@ -117,11 +120,20 @@ def test_candidates_equal_the_per_pair_reference(pairs_kb):
         for found, wanted in zip(ranked, expected, strict=True):
             assert [c.source for c in found] == [c.source for c in wanted], doc_id
             for a, b in zip(found, wanted, strict=True):
-                assert a.features.keys() == b.features.keys()
-                assert a.features == pytest.approx(b.features, abs=1e-12)
-                assert a.score == pytest.approx(b.score, abs=1e-12)
+                assert list(a.features.items()) == list(b.features.items())  # same floats
+                assert a.score == b.score
+        # What is stored: the first SOURCES_KEPT over the threshold, the rest never made.
+        threshold = links_module.link_model()["threshold"]
+        stored = linker.candidates(doc, links, links_module.SOURCES_KEPT, threshold)[2]
+        for found, wanted in zip(stored, expected, strict=True):
+            wanted = [c for c in wanted if c.score >= threshold][: links_module.SOURCES_KEPT]
+            assert [(c.source, c.score, c.features) for c in found] == [
+                (c.source, c.score, c.features) for c in wanted
+            ]
+        kept += sum(len(r) for r in stored)
         compared += sum(len(r) for r in ranked)
     assert compared > 2000  # the pairs' articles and the seeds' measures, 20 candidates each
+    assert 0 < kept < compared
 
 
 def test_a_revised_source_relinks_every_document_that_draws_on_it(tmp_path, monkeypatch):
@@ -143,12 +155,39 @@ def test_a_revised_source_relinks_every_document_that_draws_on_it(tmp_path, monk
     title, body = text.split("\n", 1)
     national.write_text(title + "\n" + body.replace("产教融合", "产教深度融合"), encoding="utf-8")
     relinked.clear()
+    prepared: list[list[str]] = []  # the texts of each document prepared (not kept) for links
+    prepare = link_evidence.prepare
+
+    def counted(texts, found):
+        prepared.append(texts)
+        return prepare(texts, found)
+
+    monkeypatch.setattr(link_evidence, "prepare", counted)
     report = kb.ingest([national])
     assert report.updated == [NATIONAL]  # the same document, revised
     assert {SHAOXING, CHONGQING} <= set(relinked)
+    # Kept by content: the revised plan (same doc_id) is prepared again, the local documents
+    # relinked are not (kept from the ingest before); the links equal a cold start's.
+    assert any("产教深度融合" in t for texts in prepared for t in texts)
+    local_texts = {c["text"] for d in (SHAOXING, CHONGQING) for c in kb.store.clauses_of(d)}
+    assert not any(local_texts & set(texts) for texts in prepared)
+    link_evidence.forget()
     batch = KnowledgeBase(tmp_path / "batch", encoder=FakeEncoder())
     batch.ingest([national, SEEDS["003"], SEEDS["004"]])
     assert _clause_links(kb) == _clause_links(batch)
+
+
+def test_prepared_documents_are_kept_by_content():
+    """The same clause texts and words give the kept preparation; a changed text or word
+    gives a new one, whatever document it belongs to."""
+    texts, words = ["第一条 为了规范会计行为。", "第二条 会计机构"], [("规范", "会计"), ("会计",)]
+    kept = link_evidence.prepared(texts, words)
+    assert link_evidence.prepared(list(texts), list(words)) is kept
+    changed = link_evidence.prepared(["第一条 为了规范审计行为。", texts[1]], words)
+    assert changed is not kept and changed.keys[0] == "第一条为了规范审计行为。"
+    assert link_evidence.prepared(texts, [("规范",), ("会计",)]) is not kept
+    split = ["第一条 为了规范会计行为。第二条", " 会计机构"]  # the same characters, split elsewhere
+    assert link_evidence.prepared(split, words) is not kept
 
 
 def _clause_links(kb: KnowledgeBase) -> list[tuple]:
