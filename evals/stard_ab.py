@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from evals.metrics import score
 from evals.stard import STARD, article_keys, part_of, qrels_of
 from index.encoders import load_encoder
 from index.encoders.adapter import QueryAdapter
-from index.kb import KnowledgeBase
+from index.kb import DB_FILE, KnowledgeBase
+from index.store import Store
 
 DEPTH = 100  # distinct articles per run, as evals.stard
 
@@ -51,17 +51,10 @@ def sub_corpus(kb: KnowledgeBase, other_cache: set[str]) -> SubCorpus:
     return SubCorpus([h for h, _ in kept], articles, sum(complete.values()))
 
 
-def cached(db_path: Path, hashes: list[str]) -> np.ndarray:
-    """The vectors of ``hashes`` from a KB's cache, in order (read-only)."""
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    found: dict[str, bytes] = {}
-    for start in range(0, len(hashes), 500):
-        chunk = hashes[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        query = f"SELECT text_hash, vector FROM embeddings WHERE text_hash IN ({marks})"
-        found.update(db.execute(query, chunk).fetchall())
-    db.close()
-    return np.stack([np.frombuffer(found[h], dtype=np.float32) for h in hashes])
+def stacked(store: Store, hashes: list[str]) -> np.ndarray:
+    """The cached vectors of ``hashes``, one row each, in order."""
+    found = store.cached_vectors(hashes)
+    return np.stack([found[h] for h in hashes])
 
 
 def article_run(queries: np.ndarray, passages: np.ndarray, articles: np.ndarray) -> list[list[str]]:
@@ -76,20 +69,20 @@ def article_run(queries: np.ndarray, passages: np.ndarray, articles: np.ndarray)
 def compare(kb_dir: Path, other_dir: Path, other_model: str, adapter: Path | None) -> dict:
     """R@10, R@100, MRR@10 of each model (and the reference with its adapter) on the sub-corpus."""
     kb = KnowledgeBase(kb_dir)
-    db = sqlite3.connect(f"file:{other_dir / 'kb.sqlite'}?mode=ro", uri=True)
-    other_cache = {h for (h,) in db.execute("SELECT text_hash FROM embeddings")}
-    db.close()
+    other_store = Store(other_dir / DB_FILE, read_only=True)
+    other_cache = {h for (h,) in other_store.db.execute("SELECT text_hash FROM embeddings")}
     corpus = sub_corpus(kb, other_cache)
     held = set(corpus.articles.tolist())
     questions = [q for q in part_of(STARD, "validation") if q.articles and q.articles <= held]
     texts, qrels = [q.text for q in questions], qrels_of(questions)
     reference = kb.encoder.encode_queries(texts)
-    passages = cached(kb_dir / "kb.sqlite", corpus.hashes)
+    passages = stacked(kb.store, corpus.hashes)
     sides = {"reference": (reference, passages)}
     if adapter:
         sides["reference + adapter"] = (QueryAdapter.load(adapter).apply(reference), passages)
     other = load_encoder(other_model, "torch").encode_queries(texts)
-    sides["other"] = (other, cached(other_dir / "kb.sqlite", corpus.hashes))
+    sides["other"] = (other, stacked(other_store, corpus.hashes))
+    other_store.close()
     kb.close()
     found = {"documents": corpus.documents, "windows": len(corpus.hashes)}
     found["questions"] = len(questions)

@@ -2,8 +2,8 @@
 
 The fast path is a numba kernel; ``smith_waterman_reference`` is the textbook version it is
 tested against. Linking needs the scores alone, of many pairs: ``pair_wording`` (with the
-bigrams two texts share) and ``Aligner`` score them anti-diagonal by anti-diagonal, in whole
-int32 vectors, about four times as fast as row by row; ``smith_waterman`` is their reference.
+bigrams two texts share) scores them anti-diagonal by anti-diagonal, in whole int32 vectors,
+about four times as fast as row by row; ``smith_waterman`` is its reference.
 Scores: +2 for a match, -1 for a mismatch or a gap, so a local clause copied from a national
 one scores about twice its length, and a rewritten one much less.
 ``differences`` turns a linked pair into the spans a reader wants to see: added, dropped,
@@ -155,18 +155,6 @@ def _buffers(longest: int):
 
 
 @njit(cache=True)
-def _scores_kernel(a: np.ndarray, rb: np.ndarray, starts: np.ndarray, chosen: np.ndarray):
-    """The best local alignment score of a with each text ``k`` of ``chosen``, whose codes
-    reversed are rb[starts[k]:starts[k + 1]]."""
-    out = np.zeros(chosen.shape[0], np.int64)
-    ap, rbp, rows = _buffers(max(a.shape[0], _longest(starts, chosen)))
-    for n in range(chosen.shape[0]):
-        k = chosen[n]
-        out[n] = _best_score(a, rb, starts[k], starts[k + 1], ap, rbp, rows[0], rows[1], rows[2])
-    return out
-
-
-@njit(cache=True)
 def _shared_count(a: np.ndarray, b: np.ndarray, lo: int, hi: int) -> int:
     """How many values of sorted, distinct a are in sorted, distinct b[lo:hi]."""
     count, i, j = 0, 0, lo
@@ -221,24 +209,6 @@ def pair_wording(first: tuple, second: tuple, left: np.ndarray, right: np.ndarra
     distinct ``bigram_codes`` likewise; the second list's codes each reversed in place
     (``reversed_spans``). One call for all the pairs of a linking run."""
     return _pairs_kernel(*first, *second, left, right)
-
-
-class Aligner:
-    """Smith-Waterman scores of any text against chosen ones of a fixed list (a linking run's
-    source clauses): the list is encoded once, and one call scores all the chosen."""
-
-    def __init__(self, texts: list[str]):
-        codes = [codes_of(t) for t in texts]
-        self.lengths = np.array([len(c) for c in codes], dtype=np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
-        laid = np.concatenate(codes) if codes else np.zeros(0, np.int32)
-        self.rcodes = reversed_spans(laid, self.starts)
-
-    def scores(self, text: str, chosen: list[int]) -> np.ndarray:
-        """Equal to ``smith_waterman(text, texts[k]).score`` for each k of ``chosen``."""
-        if not text or not chosen:
-            return np.zeros(len(chosen), np.int64)
-        return _scores_kernel(codes_of(text), self.rcodes, self.starts, np.array(chosen, np.int64))
 
 
 def smith_waterman_reference(a: str, b: str) -> int:

@@ -40,7 +40,7 @@ import numpy as np
 
 from index.alignment import MATCH, Change, differences, smith_waterman
 from index.lexical import words
-from index.link_evidence import BM25_B, BM25_K1, Prepared, SourceRun, prepare, prepared
+from index.link_evidence import BM25_B, BM25_K1, Prepared, SourceRun, prepared
 from index.link_evidence import wording_key as _key
 from index.store import Store
 from ingest.citations import find_citations
@@ -250,31 +250,17 @@ class Candidate:
     score: float = 0.0
 
 
-def rank_sources(
-    local_texts, local_vectors, source_texts, source_vectors, relation_weights,
-    local_words=None, source_words=None,
-):  # fmt: skip
-    """Score candidate sources for each local clause; returns candidates per local clause.
-    ``*_words`` are the texts' jieba words where the KB holds them (cut here when None). The
-    texts prepared here, not kept: ``rank_prepared`` for the Linker's documents kept by
-    content."""
-    local_words = local_words or [_words(t) for t in local_texts]
-    source_words = source_words or [_words(t) for t in source_texts]
-    return rank_prepared(prepare(local_texts, local_words), local_vectors,
-                         [prepare(source_texts, source_words)], source_vectors,
-                         relation_weights)  # fmt: skip
-
-
 def rank_prepared(
     local: Prepared, local_vectors, sources: list[Prepared], source_vectors, relation_weights,
     top: int | None = None, floor: float | None = None,
 ):  # fmt: skip
-    """``rank_sources`` over prepared documents (the sources' clauses in order, the vectors
-    and weights matching). A clause about its own document only (when it takes effect…) gets
-    no candidates. The features are ``pair_features``' and ``Lexicon``'s (the references),
-    the arithmetic the same, operation for operation, over every pair of the run at once.
-    ``top`` and ``floor``: only the first ``top`` candidates of a clause scoring ``floor`` or
-    more (what is stored), the others never made."""
+    """Score candidate sources for each local clause of prepared documents (the sources'
+    clauses in order, the vectors and weights matching); candidates per local clause. A
+    clause about its own document only (when it takes effect…) gets no candidates. The
+    features are ``pair_features``' and ``Lexicon``'s (the references), the arithmetic the
+    same, operation for operation, over every pair of the run at once. ``top`` and
+    ``floor``: only the first ``top`` candidates of a clause scoring ``floor`` or more (what
+    is stored), the others never made."""
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
     ordered: dict[int, list[int]] = {}

@@ -11,7 +11,7 @@ import pytest
 
 from index import link_evidence
 from index import links as links_module
-from index.alignment import Aligner, smith_waterman
+from index.alignment import pair_wording, smith_waterman
 from index.kb import KnowledgeBase
 from index.links import Candidate, Lexicon, Linker, link_score, pair_features
 from tests.conftest import SEEDS, shared
@@ -32,16 +32,20 @@ PAIRS = (
 )
 
 
-def test_aligner_scores_equal_smith_waterman():
+def test_pair_wording_scores_equal_smith_waterman():
     """The padded anti-diagonal kernel against the row-by-row one, either text the longer."""
     rng = random.Random(11)
     texts = ["".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 40))) for _ in range(60)]
-    aligner = Aligner(texts)
+    sources = link_evidence.prepare(texts, [()] * len(texts))
+    second = (sources.rcodes, sources.code_starts, sources.grams, sources.gram_starts)
     for _ in range(300):
         text = "".join(rng.choice("甲乙丙丁") for _ in range(rng.randint(0, 40)))
+        local = link_evidence.prepare([text], [()])
+        first = (local.codes, local.code_starts, local.grams, local.gram_starts)
         chosen = rng.sample(range(len(texts)), 12)
         expected = [smith_waterman(text, texts[k]).score for k in chosen]
-        assert aligner.scores(text, chosen).tolist() == expected, text
+        left, right = np.zeros(12, np.int64), np.array(chosen, np.int64)
+        assert pair_wording(first, second, left, right)[0].tolist() == expected, text
 
 
 def _monotone_pairs_reference(cosine, relation_weights):

@@ -20,7 +20,9 @@ def test_window_texts_are_the_clause_slices_the_kb_embedded(tmp_path):
     texts = window_texts(kb)
     rows = kb.store.db.execute("SELECT id, text FROM clauses").fetchall()
     expected = sorted(t[s.start : s.end] for _, t in rows for s in windows(t))
-    assert sorted(texts.values()) == expected
+    assert sorted(texts) == expected
+    _, vectors = kb.store.window_vectors()  # the rows read_space mines: the same order
+    assert np.allclose(vectors, FakeEncoder().encode_passages(texts), atol=1e-6)
     assert len(texts) == kb.store.db.execute("SELECT count(*) FROM windows").fetchone()[0]
     kb.close()
 

@@ -46,13 +46,14 @@ class Pair:
     negative: str
 
 
-def window_texts(kb: KnowledgeBase) -> dict[int, str]:
-    """Each window's text (its clause's text between the window's offsets), by window id."""
+def window_texts(kb: KnowledgeBase) -> list[str]:
+    """Each embedded window's text (its clause's text between the window's offsets), in the
+    order of ``Store.window_vectors``: the rows of ``read_space``."""
     rows = kb.store.db.execute(
-        "SELECT w.id, substr(c.text, w.start + 1, w.end - w.start) "
-        "FROM windows w JOIN clauses c ON c.id = w.clause"
+        "SELECT substr(c.text, w.start + 1, w.end - w.start) FROM windows w"
+        " JOIN clauses c ON c.id = w.clause JOIN embeddings e USING (text_hash) ORDER BY w.id"
     )
-    return dict(rows.fetchall())
+    return [text for (text,) in rows]
 
 
 def base_model(kb: KnowledgeBase) -> str:
@@ -68,6 +69,9 @@ def mine_pairs(
     texts: list[str], rng: random.Random,
 ) -> list[Pair]:  # fmt: skip
     """A pair per (question, labelled article in the KB): its nearest window, a hard negative."""
+    windows_of: dict[str, list[int]] = {}
+    for row, article in enumerate(space.articles.tolist()):
+        windows_of.setdefault(article, []).append(row)
     pairs = []
     for question, relevant, vector in zip(questions, labels, vectors, strict=True):
         scores = space.vectors @ vector
@@ -76,7 +80,7 @@ def mine_pairs(
         if not negatives:
             continue
         for article in sorted(relevant):
-            held = np.flatnonzero(space.articles == article)
+            held = np.array(windows_of.get(article, []), dtype=np.int64)
             if len(held):
                 positive = int(held[np.argmax(scores[held])])
                 negative = rng.choice(negatives)
@@ -157,9 +161,7 @@ def fine_tune(kb_dir: Path, out: Path, stard: Path = STARD, epochs: int = EPOCHS
     train_set = part_of(stard, "train")
     kb = KnowledgeBase(kb_dir)
     space = read_space(kb)
-    by_id = window_texts(kb)
-    ids, _ = kb.store.window_vectors()
-    texts = [by_id[w] for w in ids.tolist()]
+    texts = window_texts(kb)
     vectors = kb.encoder.encode_queries([q.text for q in train_set])
     model_path = base_model(kb)
     pairs = mine_pairs(
