@@ -150,7 +150,9 @@ $(STARD_ADAPTER):
 # A fine-tuned embedding model (training/stard_encoder.py: STARD's train split, hard negatives
 # mined from the STARD KB; some 30 minutes on 2 cores), then the STARD KB rebuilt with it
 # (.kb/stard/kb-ft: every window embedded again, about 50 minutes on 2 quiet cores) and its
-# validation figures in .kb/stard/validation-ft. POLICYKB_MODEL names the model to every step.
+# validation figures in .kb/stard/validation-ft; then a query adapter fitted in the new
+# model's space (the shipped settings) and the figures with it, in validation-ft-adapter.
+# POLICYKB_MODEL names the model to every step.
 STARD_ENCODER := .kb/stard/multilingual-e5-small-stard
 STARD_FT_KB := .kb/stard/kb-ft
 STARD_FT_ENV := POLICYKB_MODEL=$(abspath $(STARD_ENCODER))
@@ -159,10 +161,14 @@ stard-encoder: setup model
 	test -f $(STARD_ENCODER)/policykb_training.json \
 		|| $(PY) -m training.stard_encoder --kb $(STARD_KB) --out $(STARD_ENCODER)
 
+STARD_FT_ADAPTER := .kb/stard/query_adapter-ft.npz
 eval-stard-ft: stard-encoder
 	$(STARD_FT_ENV) $(PY) -m evals.corpus $(STARD_FT_KB)
 	$(STARD_FT_ENV) $(PY) -m evals.stard --kb $(STARD_FT_KB) --split validation \
 		--out .kb/stard/validation-ft
+	$(STARD_FT_ENV) $(PY) -m training.query_adapter --kb $(STARD_FT_KB) --out $(STARD_FT_ADAPTER)
+	$(STARD_FT_ENV) $(PY) -m evals.stard --kb $(STARD_FT_KB) --split validation \
+		--adapter $(STARD_FT_ADAPTER) --out .kb/stard/validation-ft-adapter
 
 lint: setup
 	$(VENV)/bin/ruff check .

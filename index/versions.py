@@ -34,7 +34,7 @@ _REVISION_NOTE = re.compile(
 )
 _TRIAL = re.compile(r"[（(]\s*(?:试行|暂行)\s*[）)]|试行|暂行")
 _ISSUING = re.compile(r"^关于印发(.+)的通知$")
-KEY_RULES = "1"  # bump when title_key changes: each KB's stored version keys are then rebuilt
+KEY_RULES = "2"  # bump when title_key or grouping changes: the next write then refreshes all
 
 
 def today() -> str:
@@ -98,6 +98,7 @@ def resolve(documents: list[dict], evidence: dict[str, dict]) -> list[VersionSta
     groups = _Groups(by_id)
     for doc in documents:
         groups.join(doc["doc_id"], (title_key(doc["title"]), doc["region"]))
+    evidence = _editions_share_start(documents, evidence)
     repealed = _repeals(documents, evidence, groups)
     states = []
     for members in groups.members().values():
@@ -193,6 +194,27 @@ class _Groups:
         for doc_id in self.parent:
             out.setdefault(self.find(doc_id), []).append(doc_id)
         return out
+
+
+def _editions_share_start(documents: list[dict], evidence: dict[str, dict]) -> dict[str, dict]:
+    """Parts of one edition (final texts of one title, region and date: the 民法典's 编) take
+    the effective date one of them states, so no part reads as superseded by another."""
+    editions: dict[tuple, list[str]] = {}
+    for doc in documents:
+        if doc["status"] != "draft" and doc.get("date"):
+            key = (title_key(doc["title"]), doc["region"], doc["date"])
+            editions.setdefault(key, []).append(doc["doc_id"])
+    shared = dict(evidence)
+    for parts in editions.values():
+        stated = [d for d in sorted(parts) if evidence.get(d, {}).get("valid_from")]
+        for doc_id in parts if stated else ():
+            if not evidence.get(doc_id, {}).get("valid_from"):
+                source = evidence[stated[0]]
+                shared[doc_id] = {
+                    **evidence.get(doc_id, {}), "valid_from": source["valid_from"],
+                    "from_reason": f"同一版本的另一部分：{source.get('from_reason') or ''}",
+                }  # fmt: skip
+    return shared
 
 
 def _start(doc: dict, evidence: dict) -> str:

@@ -163,6 +163,25 @@ def test_parts_of_one_code_are_documents_of_one_edition_not_versions():
         assert status_on(states[part.document.doc_id], "2025-01-01") == "in_force"
 
 
+def test_a_part_takes_the_effective_date_another_part_of_its_edition_states():
+    """Only the 民法典's 附则 says 本法自2021年1月1日起施行: the other parts share that day and
+    are not superseded by it."""
+    documents = [
+        {"doc_id": doc_id, "title": "中华人民共和国民法典", "date": "2020-05-28", "region": None,
+         "status": "issued"} for doc_id in ("总则", "合同编", "附则")
+    ]  # fmt: skip
+    stated = {
+        "valid_from": "2021-01-01",
+        "from_reason": "本文：第一千二百六十条 本法自2021年1月1日起施行。",
+    }
+    states = {s.doc_id: s for s in resolve(documents, {"附则": stated})}
+    assert {s.superseded_by for s in states.values()} == {None}
+    assert {s.valid_from for s in states.values()} == {"2021-01-01"}
+    assert states["总则"].from_reason.endswith(stated["from_reason"])
+    assert {status_on(s, "2020-12-01") for s in states.values()} == {"not_yet"}
+    assert {status_on(s, "2025-01-01") for s in states.values()} == {"in_force"}
+
+
 def test_repeal_by_another_document_keeps_the_sentence():
     documents = [
         {"doc_id": "old", "title": "某省道路运输管理条例", "date": "2005-01-01", "region": "某省",
