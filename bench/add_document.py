@@ -15,7 +15,11 @@ relinks only the first LINK_SAMPLE (``--link-sample``) are computed; the rest ar
 ``links_est_s`` adds their count times the sampled seconds per document.
 
     nice -n 10 .venv/bin/python bench/add_document.py [--sizes 400 1500 3500] [--kb DIR]
-        [--link-sample N]
+        [--link-sample N] [--rounds N]
+
+A KB grown before is reused as it is when ``--kb`` names a copy of it and ``--sizes`` its
+document count (a larger size re-reads the bulk files from the first before it adds new ones,
+which is slow); each run links documents the growth left unlinked: compare runs on fresh copies.
 """
 
 from __future__ import annotations
@@ -119,16 +123,18 @@ def grow(kb: KnowledgeBase, files: list[Path], target: int, done: int) -> int:
 
 
 def add_and_remove(kb: KnowledgeBase, held: list[Path], timers: tuple) -> list:
-    """Each held-out file ingested alone, then removed: whole seconds and the two refreshes."""
+    """Each held-out file ingested alone, then removed: whole seconds and the two refreshes;
+    ``add_cpu_s``: the process's CPU seconds in the add (every thread's; a figure less bent by
+    a loaded machine than the wall clock)."""
     refresh, links, relinks = timers
     rows = []
     for path in held:
         refresh.take(), links.take(), relinks.take(0.0)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = kb.ingest([path])
-        added = time.perf_counter() - started
+        added, cpu = time.perf_counter() - started, time.process_time() - cpu
         assert len(report.added) == 1, report
-        row = {"file": path.name, "clauses": report.clauses, "add_s": added,
+        row = {"file": path.name, "clauses": report.clauses, "add_s": added, "add_cpu_s": cpu,
                "add_versions_s": refresh.take(), "add_links_s": links.take(),
                "add_stages_s": report.seconds}  # fmt: skip
         row |= {f"add_{k}": v for k, v in relinks.take(row["add_links_s"]).items()}

@@ -16,17 +16,18 @@ import hashlib
 import math
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 from numba import njit
 
-from index.alignment import bigram_codes, codes_of, pair_wording, reversed_spans
+from index.alignment import codes_of, pair_wording, reversed_spans
 from ingest.text import normalize_brackets
 
-PREPARED_KEPT = 64  # documents kept prepared (by content) in a process: about 30 bytes a character
+PREPARED_KEPT = 128  # documents kept prepared (by content) in a process: about 30 bytes a character
 BM25_K1, BM25_B = 1.2, 0.75  # the usual BM25 constants, for the ``lexical`` feature
 _WORD_IDS: dict[str, int] = {}  # every word prepared in this process → its id
 _LOCK = threading.RLock()  # the kept documents and word ids are the process's, KBs share them
@@ -99,21 +100,46 @@ def prepare(texts: list[str], words: list[tuple[str, ...]]) -> Prepared:
     keys = tuple(wording_key(t) for t in texts)
     code_starts = _starts([len(k) for k in keys])
     codes = codes_of("".join(keys))
-    grams = [bigram_codes(codes[code_starts[k] : code_starts[k + 1]]) for k in range(len(keys))]
-    with _LOCK:  # one id per word, whichever thread sees it first
-        ids = [[_WORD_IDS.setdefault(w, len(_WORD_IDS)) for w in found] for found in words]
-    tallies = [sorted(Counter(clause).items()) for clause in ids]
-    terms = [np.array([t for t, _ in tally], np.int64) for tally in tallies]
-    vocabulary, frequency = np.unique(_joined(terms), return_counts=True)
-    queries = [np.array([_WORD_IDS[w] for w in set(found)], np.int64) for found in words]
+    grams, gram_starts = _clause_bigrams(codes, code_starts)
+    ids = _word_ids(list(chain.from_iterable(words)))
+    lengths = np.array([len(w) for w in words], np.int64)
+    terms, counts, term_starts = _clause_terms(ids, lengths)
+    vocabulary, frequency = np.unique(terms, return_counts=True)
+    queries = [set(found) for found in words]  # each clause's words in the order a set holds
     return Prepared(
-        keys, codes, reversed_spans(codes, code_starts), code_starts,
-        _joined(grams), _starts([len(g) for g in grams]),
-        _joined(terms), np.array([n for tally in tallies for _, n in tally], np.int64),
-        _starts([len(t) for t in terms]), np.array([len(w) for w in words], np.int64),
-        _joined(queries), _starts([len(q) for q in queries]),
-        vocabulary.astype(np.int64), frequency.astype(np.int64),
+        keys, codes, reversed_spans(codes, code_starts), code_starts, grams, gram_starts,
+        terms, counts, term_starts, lengths, _word_ids(list(chain.from_iterable(queries))),
+        _starts([len(q) for q in queries]), vocabulary.astype(np.int64),
+        frequency.astype(np.int64),
     )  # fmt: skip
+
+
+def _word_ids(found: list[str]) -> np.ndarray:
+    """The process's id of each word, new words numbered as first seen."""
+    with _LOCK:  # one id per word, whichever thread sees it first
+        for word in [w for w in dict.fromkeys(found) if w not in _WORD_IDS]:
+            _WORD_IDS[word] = len(_WORD_IDS)
+        return np.array(list(map(_WORD_IDS.__getitem__, found)), np.int64)
+
+
+def _clause_bigrams(codes: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each clause's ``bigram_codes`` laid end to end, with where each clause's begin: one
+    sort of (clause, bigram) over the document."""
+    owner = np.repeat(np.arange(len(starts) - 1, dtype=np.int64), np.diff(starts))
+    wide = codes.astype(np.int64)
+    within = owner[:-1] == owner[1:]
+    keyed = np.unique((owner[:-1][within] << 42) | (wide[:-1] << 21 | wide[1:])[within])
+    found = np.bincount(keyed >> 42, minlength=len(starts) - 1)
+    return keyed & ((1 << 42) - 1), _starts(found.tolist())
+
+
+def _clause_terms(ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each clause's distinct word ids (sorted) and their counts, laid end to end, with
+    where each clause's begin, from the ids of every clause's words in order."""
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    keyed, counts = np.unique((owner << 32) | ids, return_counts=True)
+    found = np.bincount(keyed >> 32, minlength=len(lengths))
+    return keyed & ((1 << 32) - 1), counts.astype(np.int64), _starts(found.tolist())
 
 
 def _starts(lengths: list[int]) -> np.ndarray:
@@ -145,19 +171,22 @@ class SourceRun:
         present = np.flatnonzero(frequency)
         ratios = (n - frequency[present] + 0.5) / (frequency[present] + 0.5)
         self.idf = np.zeros(len(_WORD_IDS), np.float64)
-        self.idf[present] = [math.log(1 + r) for r in ratios.tolist()]
+        distinct, back = np.unique(ratios, return_inverse=True)  # few: words share frequencies
+        self.idf[present] = np.array([math.log(1 + r) for r in distinct.tolist()])[back]
 
-    def evidence(self, local: Prepared, left: np.ndarray, right: np.ndarray) -> tuple:
-        """For each pair p, local clause left[p] and source clause right[p]: (Smith-Waterman
-        score, how many of the local clause's bigrams the source holds, BM25 of the local
-        clause's words against the source), as arrays."""
-        aligned, shared = pair_wording(
+    def wording(self, local: Prepared, left: np.ndarray, right: np.ndarray) -> tuple:
+        """For each pair p, local clause left[p] and source clause right[p]: the
+        Smith-Waterman score and how many of the local clause's bigrams the source holds."""
+        return pair_wording(
             (local.codes, local.code_starts, local.grams, local.gram_starts),
             (self.rcodes, self.code_starts, self.grams, self.gram_starts), left, right,
         )  # fmt: skip
-        bm25 = _bm25_kernel(local.queries, local.query_starts, self.terms, self.counts,
+
+    def lexical(self, local: Prepared, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """For each pair p: BM25 of local clause left[p]'s words against source clause
+        right[p]."""
+        return _bm25_kernel(local.queries, local.query_starts, self.terms, self.counts,
                             self.term_starts, self.norms, self.idf, left, right)  # fmt: skip
-        return aligned, shared, bm25
 
 
 def _laid(sources: list[Prepared], values: str, starts: str) -> tuple[np.ndarray, np.ndarray]:

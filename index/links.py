@@ -31,7 +31,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import weakref
 from collections import Counter, OrderedDict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -53,7 +55,9 @@ NEAREST_DOCS = 5  # higher-level documents searched besides the implemented and 
 NEAREST_MARGIN = 1e-5  # cosine margin by which a document must miss another's nearest
 DENSE_CANDIDATES = 20  # source clauses per local clause scored in full
 SOURCES_KEPT = 3
-MEASURES_KEPT = 32  # documents whose clause vectors a Linker keeps (a relinked one's sources)
+MEASURES_KEPT = 128  # documents read for linking kept per KB (a change's relinks and sources)
+DIFFS_KEPT = 10_000  # stored diffs kept by their two texts (a relinked document keeps most pairs)
+REACH_MARGIN = 1e-6  # of the model's log-odds, for rounding: a pair this far below is never stored
 ORDER_MIN_COSINE = 0.85  # a nearest pair this similar may anchor the monotone alignment
 OPENING_CLAUSES = 3  # clauses (headings aside) where a document says what it implements
 # A verb, then up to 6 characters or the bodies that issued the title (…国务院办公厅《X》).
@@ -260,27 +264,26 @@ def rank_prepared(
     features are ``pair_features``' and ``Lexicon``'s (the references), the arithmetic the
     same, operation for operation, over every pair of the run at once. ``top`` and
     ``floor``: only the first ``top`` candidates of a clause scoring ``floor`` or more (what
-    is stored), the others never made."""
+    is stored), the others never made; with ``floor``, a pair that cannot reach it whatever
+    its wording is not aligned."""
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
     ordered: dict[int, list[int]] = {}
     for a, j in order:
         ordered.setdefault(a, []).append(j)
-    closest = np.argsort(-cosine, axis=1)[:, :DENSE_CANDIDATES].tolist() if len(cosine) else []
+    closest = _closest(cosine, DENSE_CANDIDATES).tolist() if len(cosine) else []
     chosen = [
         [] if _OWN_DOCUMENT.match(key) else list(dict.fromkeys([*closest[i], *ordered.get(i, [])]))
         for i, key in enumerate(local.keys)
     ]  # fmt: skip
     left = np.array([i for i, found in enumerate(chosen) for _ in found], np.int64)
     right = np.array([j for found in chosen for j in found], np.int64)
-    columns = {"cosine": cosine[left, right].astype(np.float64)}  # the order of the dicts below
-    wording, lexical = _feature_columns(local, SourceRun(sources), left, right)
-    columns |= wording
-    columns["relation"] = np.array(relation_weights, np.float64)[right]
     pairs = zip(left.tolist(), right.tolist(), strict=True)
-    columns["order"] = np.array([float(pair in order) for pair in pairs])
-    columns["lexical"] = lexical
-    scores = np.array(_link_scores(columns))
+    known = {"cosine": cosine[left, right].astype(np.float64),
+             "relation": np.array(relation_weights, np.float64)[right],
+             "order": np.array([float(pair in order) for pair in pairs])}  # fmt: skip
+    columns, live = _feature_columns(local, SourceRun(sources), left, right, known, floor)
+    scores = _link_scores(columns, live)  # -inf where below the floor whatever the wording
     # Each clause's candidates by falling score, ties in the order chosen (a stable sort).
     ranked = np.lexsort((np.arange(len(left)), -scores, left))
     if top is not None or floor is not None:
@@ -299,6 +302,23 @@ def rank_prepared(
     return per_local
 
 
+def _closest(cosine: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-cosine, axis=1)[:, :k]``: from a partial sort where a row's k + 1 largest
+    are distinct (then any sort orders its first k alike), the full sort's on the other rows
+    (ties, which it breaks its own way)."""
+    negative = -cosine
+    if negative.shape[1] <= k + 1:
+        return np.argsort(negative, axis=1)[:, :k]
+    part = np.argpartition(negative, k, axis=1)[:, : k + 1]
+    values = np.take_along_axis(negative, part, axis=1)
+    order = np.argsort(values, axis=1)
+    part, values = np.take_along_axis(part, order, 1), np.take_along_axis(values, order, 1)
+    ties = ~np.all(np.diff(values, axis=1) > 0, axis=1)
+    if ties.any():
+        part[ties] = np.argsort(negative[ties], axis=1)[:, : k + 1]
+    return part[:, :k]
+
+
 def _kept(left: np.ndarray, scores: np.ndarray, top: int | None, floor: float | None):
     """Which pairs (sorted by clause, then by falling score) are among their clause's first
     ``top`` and score ``floor`` or more."""
@@ -311,33 +331,62 @@ def _kept(left: np.ndarray, scores: np.ndarray, top: int | None, floor: float | 
     return keep
 
 
-def _feature_columns(local: Prepared, run: SourceRun, left, right) -> tuple[dict, np.ndarray]:
-    """``pair_features`` of each pair (local clause left[p], source clause right[p]) bar the
-    cosine, and the ``lexical`` feature: BM25 over the best of the local clause's candidates
-    (0 when none shares a word)."""
-    aligned, shared, bm25 = run.evidence(local, left, right)
+def _feature_columns(local: Prepared, run: SourceRun, left, right, known: dict, floor):
+    """Each pair's features (local clause left[p], source clause right[p]) in the order
+    ``candidates`` lists them, from the ``known`` cosine, relation and order, with which pairs
+    may reach ``floor`` (the others' wording is left at 0, not aligned). ``lexical``: BM25
+    over the best of the local clause's candidates (0 when none shares a word)."""
+    bm25 = run.lexical(local, left, right)
+    best = np.zeros(len(local.keys))
+    np.maximum.at(best, left, bm25)
+    best = best[left]
+    lexical = np.where(best > 0, bm25 / np.where(best > 0, best, 1.0), 0.0)
+    live = _may_reach(known | {"lexical": lexical}, floor)
+    aligned, shared = np.zeros(len(left), np.int64), np.zeros(len(left), np.int64)
+    aligned[live], shared[live] = run.wording(local, left[live], right[live])
+    wording = _wording_columns(local, run, left, right, aligned, shared)
+    return {"cosine": known["cosine"], **wording, "relation": known["relation"],
+            "order": known["order"], "lexical": lexical}, live  # fmt: skip
+
+
+def _may_reach(known: dict[str, np.ndarray], floor: float | None) -> np.ndarray:
+    """Which pairs could score ``floor`` or more whatever their wording (overlap and
+    alignment lie in [0, 1]), by the model's log-odds with the others' features ``known``."""
+    count = len(known["cosine"])
+    if floor is None or not 0 < floor < 1:
+        return np.ones(count, bool)
+    model = link_model()
+    weights = model["weights"]
+    z = model["bias"] + sum(max(weights.get(f, 0.0), 0.0) for f in FEATURES if f not in known)
+    z = z + sum(weights.get(name, 0.0) * values for name, values in known.items())
+    return z >= math.log(floor / (1 - floor)) - REACH_MARGIN
+
+
+def _wording_columns(local: Prepared, run: SourceRun, left, right, aligned, shared) -> dict:
+    """``pair_features``' overlap, alignment and aligned_both of each pair, from the
+    Smith-Waterman scores and shared bigram counts."""
     a = np.diff(local.code_starts)[left]
     b = run.key_lengths[right]
     grams = np.diff(local.gram_starts)[left]
     shorter, longer = np.minimum(a, b), np.maximum(a, b)
     shorter[shorter == 0], longer[longer == 0] = 1, 1
-    best = np.zeros(len(local.keys))
-    np.maximum.at(best, left, bm25)
-    best = best[left]
-    wording = {"overlap": np.where(grams > 0, shared / np.maximum(grams, 1), 0.0),
-               "alignment": np.minimum(aligned / (MATCH * shorter), 1.0),
-               "aligned_both": aligned / (MATCH * longer)}  # fmt: skip
-    return wording, np.where(best > 0, bm25 / np.where(best > 0, best, 1.0), 0.0)
+    return {"overlap": np.where(grams > 0, shared / np.maximum(grams, 1), 0.0),
+            "alignment": np.minimum(aligned / (MATCH * shorter), 1.0),
+            "aligned_both": aligned / (MATCH * longer)}  # fmt: skip
 
 
-def _link_scores(columns: dict[str, np.ndarray]) -> list[float]:
-    """``link_score`` of each pair: the same sum, feature by feature in FEATURES' order."""
+def _link_scores(columns: dict[str, np.ndarray], live: np.ndarray) -> np.ndarray:
+    """``link_score`` of each ``live`` pair: the same sum, feature by feature in FEATURES'
+    order, and the same ``math.exp``; -inf for the others."""
     model = link_model()
     total = np.zeros(len(columns["cosine"]))
     for k, name in enumerate(FEATURES):
         term = model["weights"].get(name, 0.0) * columns[name]
         total = term if k == 0 else total + term
-    return [1 / (1 + math.exp(-z)) for z in (model["bias"] + total).tolist()]
+    scores = np.full(len(total), -np.inf)
+    z = (model["bias"] + total)[live]
+    scores[live] = [1 / (1 + math.exp(-v)) for v in z.tolist()]
+    return scores
 
 
 class Lexicon:
@@ -433,6 +482,14 @@ def _measures(clauses: list, vectors: np.ndarray) -> tuple[list, np.ndarray]:
     return [clauses[i] for i in keep], vectors[keep] if keep else vectors[:0]
 
 
+@lru_cache(maxsize=DIFFS_KEPT)
+def _diff_json(local: str, source: str) -> str:
+    """A link's stored diff (``differences`` as JSON), kept by its two texts: a document
+    relinked again mostly keeps its pairs."""
+    diff = [_change_dict(d) for d in differences(local, source)]
+    return json.dumps(diff, ensure_ascii=False)
+
+
 def _change_dict(change: Change) -> dict:
     """``asdict(change)`` without its deep copy: the diff of a link, as stored."""
     return {"kind": change.kind, "local": change.local, "source": change.source,
@@ -464,9 +521,20 @@ def article_labels(clauses: list) -> dict[str, str]:
 # --- computing and storing -----------------------------------------------------------------------
 
 
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Store → its kept measures
+
+
+def _kept_measures(store: Store) -> OrderedDict:
+    """The documents read for linking from ``store``'s KB, kept across changes: doc_id →
+    (content hash, clauses, vectors, prepared). A document's rows never change while its
+    content hash stays (a change drops the documents it adds, replaces or removes)."""
+    return _KEPT.setdefault(store, OrderedDict())
+
+
 class Linker:
     """Computes and stores links for documents of one KB, inside the caller's transaction.
-    One Linker per change: it keeps documents, centroids and clauses as it first reads them."""
+    One Linker per change: it keeps documents and centroids as it first reads them; what it
+    reads of a document for linking stays kept for the KB across changes (``_kept_measures``)."""
 
     def __init__(self, store: Store):
         self.store = store
@@ -474,11 +542,15 @@ class Linker:
         self.centroids = store.doc_vectors()
         self._higher: dict[tuple, set[str]] = {}  # (level rank, province) → documents above
         self._stacks: dict[tuple, tuple] = {}  # the same key → (documents, their centroids)
-        self._measured: OrderedDict[str, tuple[list, np.ndarray, Prepared]] = OrderedDict()
+        self._ranks: list[tuple[str, int, bool, str]] | None = None  # documents' rank, region
+        self._rows: tuple[dict[str, int], np.ndarray] | None = None  # the centroids stacked
+        self._measured = _kept_measures(store)
 
     def refresh(self, changed: set[str], removed: dict[str, str]) -> int:
         """After documents were added or replaced (``changed``) or removed (doc_id → level):
         the citations that may now resolve differently, then the clause sources they affect."""
+        for doc_id in changed | removed.keys():
+            self._measured.pop(doc_id, None)  # its rows are new or gone
         for doc_id in changed & self.documents.keys():
             clauses, vectors = self.store.clause_vectors(doc_id)
             if clauses:
@@ -487,13 +559,32 @@ class Linker:
                 self.store.save_doc_vector(doc_id, self.centroids[doc_id])
         retargeted = self._resolve_citations(changed, removed)
         count = 0
-        for doc_id in self._to_relink(changed, removed, retargeted):
-            doc, links = self.documents[doc_id], self.stored_links(doc_id)
-            rows = self._clause_link_rows(doc, links)
-            self.store.replace_clause_links(doc_id, rows)
-            self.store.save_doc_sources(doc_id, sorted(self.source_documents(doc, links)))
-            count += len(rows)
+        for group in self._relink_groups(self._to_relink(changed, removed, retargeted)):
+            for doc_id, links in group:
+                doc = self.documents[doc_id]
+                rows = self._clause_link_rows(doc, links)
+                self.store.replace_clause_links(doc_id, rows)
+                self.store.save_doc_sources(doc_id, sorted(self.source_documents(doc, links)))
+                count += len(rows)
         return count
+
+    def _relink_groups(self, doc_ids: list[str]) -> Iterator[list[tuple[str, list]]]:
+        """The documents to relink, in order, with their stored links, in groups whose
+        documents and sources fit MEASURES_KEPT: each group's are read in one batch first."""
+        group: list[tuple[str, list]] = []
+        needed: set[str] = set()
+        for doc_id in doc_ids:
+            links = self.stored_links(doc_id)
+            wants = {doc_id, *self.source_documents(self.documents[doc_id], links)}
+            if group and len(needed | wants) > MEASURES_KEPT:
+                self._read_measures(needed)
+                yield group
+                group, needed = [], set()
+            group.append((doc_id, links))
+            needed |= wants
+        if group:
+            self._read_measures(needed)
+            yield group
 
     def _resolve_citations(self, changed: set[str], removed: dict[str, str]) -> set[str]:
         """Resolve the stale documents' citations again; returns those whose citations now
@@ -543,27 +634,28 @@ class Linker:
         levels = {self.documents[d]["level"] for d in changed if d in self.documents}
         top = min((LEVEL_RANK.get(lv, 3) for lv in levels | set(removed.values())), default=3)
         recorded = self.store.doc_sources() if moved else {}
+        named = changed | retargeted
+        local = [(d, doc) for d, doc in self.documents.items() if doc["level"] != "national"]
+        below = [(d, doc, recorded.get(d)) for d, doc in local
+                 if d not in named and LEVEL_RANK.get(doc["level"], 0) > top]  # fmt: skip
+        return sorted(named.intersection(d for d, _ in local) | self._sources_moved(below, moved))
 
-        def below_a_move(d: str, doc) -> bool:
-            return LEVEL_RANK.get(doc["level"], 0) > top and self._sources_moved(
-                doc, recorded.get(d), moved
-            )
-
-        return sorted(
-            d for d, doc in self.documents.items()
-            if doc["level"] != "national" and (d in changed | retargeted or below_a_move(d, doc))
-        )  # fmt: skip
-
-    def _sources_moved(self, doc, before: set[str] | None, moved: set[str]) -> bool:
-        """Whether a moved document is, or was, among ``doc``'s source documents."""
-        if before is None or before & moved:
-            return True
-        higher = self._higher_documents(doc)
-        if not moved & higher:
-            return False  # nothing that moved is above this document
-        if self._nearest_kept(doc["doc_id"], before & higher, moved & higher):
-            return False
-        return set(self.source_documents(doc, self.stored_links(doc["doc_id"]))) != before
+    def _sources_moved(self, below: list[tuple], moved: set[str]) -> set[str]:
+        """Which documents (doc_id, row, recorded sources) have a moved document among their
+        source documents, now or when they were linked."""
+        found, checks = set(), []
+        for doc_id, doc, before in below:
+            if before is None or before & moved:
+                found.add(doc_id)
+            elif moved & (higher := self._higher_documents(doc)):  # else nothing moved above it
+                checks.append((doc_id, before & higher, moved & higher))
+        kept = self._nearest_kept_all(checks)
+        recorded = {doc_id: before for doc_id, _, before in below}
+        return found | {
+            doc_id for doc_id, _, _ in checks if doc_id not in kept
+            and set(self.source_documents(self.documents[doc_id], self.stored_links(doc_id)))
+            != recorded[doc_id]
+        }  # fmt: skip
 
     def _nearest_kept(self, doc_id: str, before: set[str], came: set[str]) -> bool:
         """Whether documents that came or changed above ``doc_id`` (none of its sources) all
@@ -571,13 +663,44 @@ class Linker:
         among its recorded sources (its nearest then, which nothing moved has displaced), by a
         margin for rounding. Only dot products with those documents, not with every one above
         (exact ties aside, which the order of a set breaks either way)."""
-        centroid = self.centroids.get(doc_id)
-        kept = [self.centroids[d] for d in before if d in self.centroids]
-        if centroid is None or len(kept) < NEAREST_DOCS:
-            return False
-        least = np.sort(np.array(kept) @ centroid)[-NEAREST_DOCS]  # np.array: vstack's rows
-        new = [self.centroids[d] for d in came if d in self.centroids]
-        return not new or float(np.max(np.array(new) @ centroid)) < least - NEAREST_MARGIN
+        return doc_id in self._nearest_kept_all([(doc_id, before, came)])
+
+    def _nearest_kept_all(self, checks: list[tuple[str, set[str], set[str]]]) -> set[str]:
+        """``_nearest_kept`` of each (doc_id, recorded sources above it, documents that came
+        above it): the documents it holds for, with one gather of centroids for them all."""
+        ids, matrix = self._centroid_rows()
+        owners, rows, new_owners, new_rows = [], [], [], []
+        for k, (doc_id, before, came) in enumerate(checks):
+            kept = [ids[d] for d in before if d in ids]
+            if doc_id in ids and len(kept) >= NEAREST_DOCS:
+                owners += [k] * len(kept)
+                rows += kept
+                found = [ids[d] for d in came if d in ids]
+                new_owners += [k] * len(found)
+                new_rows += found
+        if not owners:
+            return set()
+        centre = np.array([ids.get(doc_id, 0) for doc_id, _, _ in checks])
+        sims = np.einsum("ij,ij->i", matrix[rows], matrix[centre[owners]])
+        order = np.lexsort((-sims, owners))  # each document's sources, closest first
+        starts = np.searchsorted(np.array(owners)[order], np.arange(len(checks)))
+        held = np.unique(owners)
+        least = np.full(len(checks), np.inf)
+        least[held] = sims[order][starts[held] + NEAREST_DOCS - 1]
+        best_new = np.full(len(checks), -np.inf)
+        if new_rows:
+            new = np.einsum("ij,ij->i", matrix[new_rows], matrix[centre[new_owners]])
+            np.maximum.at(best_new, new_owners, new)
+        return {checks[k][0] for k in held.tolist() if best_new[k] < least[k] - NEAREST_MARGIN}
+
+    def _centroid_rows(self) -> tuple[dict[str, int], np.ndarray]:
+        """Every document's centroid stacked, with each doc_id's row: once per Linker (after
+        the changed documents' centroids are set)."""
+        if self._rows is None:
+            ids = {d: k for k, d in enumerate(self.centroids)}
+            vectors = list(self.centroids.values())
+            self._rows = ids, np.vstack(vectors) if vectors else np.zeros((1, 1), np.float32)
+        return self._rows
 
     def source_documents(self, doc, links: list[DocumentLink]) -> dict[str, float]:
         """Higher-level documents to search, and those of its own level it says it implements
@@ -601,11 +724,14 @@ class Linker:
         return self._higher[key]
 
     def _higher_of(self, rank: int, province: str | None) -> set[str]:
+        if self._ranks is None:  # once per Linker: a change asks for each level and province
+            self._ranks = [
+                (d, LEVEL_RANK.get(r["level"], 0), r["level"] == "national", r["region"] or "")
+                for d, r in self.documents.items()
+            ]
         return {
-            d for d, other in self.documents.items()
-            if LEVEL_RANK.get(other["level"], 0) < rank
-            and (other["level"] == "national"
-                 or bool(province and (other["region"] or "").startswith(province)))
+            d for d, other_rank, national, region in self._ranks
+            if other_rank < rank and (national or bool(province and region.startswith(province)))
         }  # fmt: skip
 
     def _implemented_peers(self, doc, links: list[DocumentLink]) -> set[str]:
@@ -656,20 +782,39 @@ class Linker:
         """A document's clauses (headings aside), their vectors, and their texts prepared for
         linking with their jieba words (those the BM25 table holds: ``index.lexical.words`` of
         the text; kept by content across Linkers), kept for the last MEASURES_KEPT documents
-        read: the documents one change relinks share their sources."""
-        if doc_id in self._measured:
-            self._measured.move_to_end(doc_id)
-        else:
-            clauses, vectors = _measures(*self.store.clause_vectors(doc_id))
-            ids, stored = self.store.bm25_rows([c["id"] for c in clauses])
-            by_id = dict(zip(ids.tolist(), stored, strict=True))
+        read from this KB: the documents one change relinks share their sources."""
+        if not self._fresh(doc_id):
+            self._read_measures([doc_id])
+        self._measured.move_to_end(doc_id)
+        return self._measured[doc_id][1:]
+
+    def _fresh(self, doc_id: str) -> bool:
+        """Whether the document is kept as read at its current content hash."""
+        kept, stamp = self._measured.get(doc_id), self._stamp(doc_id)
+        return kept is not None and stamp is not None and kept[0] == stamp
+
+    def _stamp(self, doc_id: str) -> str | None:
+        doc = self.documents.get(doc_id)
+        return doc["content_hash"] if doc is not None else None
+
+    def _read_measures(self, doc_ids) -> None:
+        """Read, in one batch, the documents of ``doc_ids`` not kept as they are, and keep
+        them (the least recently used beyond MEASURES_KEPT go)."""
+        missing = sorted(d for d in doc_ids if not self._fresh(d))
+        if not missing:
+            return
+        read = self.store.clause_vectors_of(missing)
+        measured = {d: _measures(*read[d]) for d in missing}
+        ids, stored = self.store.bm25_rows([c["id"] for m in measured.values() for c in m[0]])
+        by_id = dict(zip(ids.tolist(), stored, strict=True))
+        for doc_id, (clauses, vectors) in measured.items():
             found = [tuple(by_id[c["id"]].split()) if c["id"] in by_id else _words(c["text"])
                      for c in clauses]  # fmt: skip
-            texts = [c["text"] for c in clauses]
-            self._measured[doc_id] = (clauses, vectors, prepared(texts, found))
+            ready = prepared([c["text"] for c in clauses], found)
+            self._measured[doc_id] = (self._stamp(doc_id), clauses, vectors, ready)
+            self._measured.move_to_end(doc_id)
             if len(self._measured) > MEASURES_KEPT:
                 self._measured.popitem(last=False)
-        return self._measured[doc_id]
 
     def _clause_link_rows(self, doc, links: list[DocumentLink]) -> list[tuple]:
         threshold = link_model()["threshold"]
@@ -679,10 +824,9 @@ class Linker:
             kept = [c for c in candidates if c.score >= threshold][:SOURCES_KEPT]
             for rank, cand in enumerate(kept):
                 source = sources[cand.source]
-                diff = [_change_dict(d) for d in differences(clause["text"], source["text"])]
                 rows.append((
                     clause["clause_id"], source["clause_id"], source["doc_id"], rank,
                     round(cand.score, 4), kind_of(cand.features),
-                    json.dumps(diff, ensure_ascii=False),
+                    _diff_json(clause["text"], source["text"]),
                 ))  # fmt: skip
         return rows

@@ -1,17 +1,20 @@
 """Relinking: the fast candidate path against the per-pair reference on real documents, a
 revised source document relinking every document that draws on it, and documents prepared
-for linking kept by content across changes (never served stale)."""
+for linking kept by content across changes (never served stale); the shortcuts of the write
+path (partial sort, pairs that cannot be stored, batched reads, documents kept per KB) against
+what they stand for."""
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from index import link_evidence
 from index import links as links_module
-from index.alignment import pair_wording, smith_waterman
+from index.alignment import bigram_codes, pair_wording, smith_waterman
 from index.kb import KnowledgeBase
 from index.links import Candidate, Lexicon, Linker, link_score, pair_features
 from tests.conftest import SEEDS, shared
@@ -221,3 +224,128 @@ def test_a_document_left_alone_keeps_its_nearest(pairs_kb):
                 kept += 1
             checked += 1
     assert kept and kept < checked  # both answers occur
+
+
+def test_closest_equals_the_full_sort():
+    """``_closest`` against ``np.argsort``'s first k, on rows with ties (rounded cosines, as
+    when a clause is repeated among the sources), rows without, and rows shorter than k + 1."""
+    rng = np.random.default_rng(1)  # a seed whose ties a partial sort alone orders otherwise
+    for width in (1, 5, 20, 21, 22, 60, 700, 3000):
+        cosine = rng.standard_normal((300, width)).astype(np.float32)
+        cosine[::2] = np.round(cosine[::2], 1)  # ties on even rows, many on every third
+        cosine[::3] = np.round(cosine[::3])
+        expected = np.argsort(-cosine, axis=1)[:, :20]
+        assert links_module._closest(cosine, 20).tolist() == expected.tolist(), width
+
+
+def test_prepare_equals_its_definition_per_clause(pairs_kb):
+    """The document-wide arrays of ``prepare`` against each clause's own: ``bigram_codes``,
+    the sorted word ids with their counts, the length, the query in a set's order."""
+    linker = Linker(pairs_kb.store)
+    doc_id = next(d for d, doc in linker.documents.items() if doc["level"] != "national")
+    clauses = linker._measures_of(doc_id)[0]
+    ids, stored = pairs_kb.store.bm25_rows([c["id"] for c in clauses])
+    by_id = dict(zip(ids.tolist(), stored, strict=True))
+    texts = [c["text"] for c in clauses] + ["", "甲", "  ", "甲乙甲乙"]
+    words = [tuple(by_id[c["id"]].split()) for c in clauses] + [(), ("甲",), (), ("甲", "乙", "甲")]
+    p = link_evidence.prepare(texts, words)
+    word_ids = link_evidence._WORD_IDS
+    for k, found in enumerate(words):
+        codes = p.codes[p.code_starts[k] : p.code_starts[k + 1]]
+        assert p.keys[k] == link_evidence.wording_key(texts[k])
+        grams = p.grams[p.gram_starts[k] : p.gram_starts[k + 1]]
+        assert grams.tolist() == bigram_codes(codes).tolist()
+        span = slice(p.term_starts[k], p.term_starts[k + 1])
+        tally = sorted(Counter(word_ids[w] for w in found).items())
+        assert list(zip(p.terms[span].tolist(), p.counts[span].tolist(), strict=True)) == tally
+        assert p.lengths[k] == len(found)
+        query = p.queries[p.query_starts[k] : p.query_starts[k + 1]]
+        assert query.tolist() == [word_ids[w] for w in set(found)]
+    vocabulary, frequency = np.unique(p.terms, return_counts=True)
+    assert p.vocabulary.tolist() == vocabulary.tolist()
+    assert p.frequency.tolist() == frequency.tolist()
+
+
+def test_pairs_that_cannot_be_stored_are_not_aligned(pairs_kb, monkeypatch):
+    """``_may_reach`` bounds the score: every candidate of every local document that scores
+    the threshold keeps its place, some never could (they are left unaligned when only what
+    is stored is asked for)."""
+    threshold = links_module.link_model()["threshold"]
+    linker = Linker(pairs_kb.store)
+    reached = left_out = aligned = pairs = 0
+    wording = link_evidence.SourceRun.wording
+
+    def counted(run, local, left, right):
+        nonlocal aligned
+        aligned += len(left)
+        return wording(run, local, left, right)
+
+    for doc_id, doc in linker.documents.items():
+        if doc["level"] == "national":
+            continue
+        links = linker.stored_links(doc_id)
+        for candidates in linker.candidates(doc, links)[2]:
+            for c in candidates:
+                known = {f: np.array([c.features[f]]) for f in ("cosine", "relation", "order")}
+                known["lexical"] = np.array([c.features["lexical"]])
+                live = bool(links_module._may_reach(known, threshold)[0])
+                assert live or c.score < threshold, (doc_id, c)
+                reached += c.score >= threshold
+                left_out += not live
+                pairs += 1
+        with monkeypatch.context() as patched:
+            patched.setattr(link_evidence.SourceRun, "wording", counted)
+            linker.candidates(doc, links, links_module.SOURCES_KEPT, threshold)
+    assert reached and left_out
+    assert aligned == pairs - left_out
+
+
+def test_batched_reads_equal_one_document_reads(pairs_kb):
+    """``Store.clause_vectors_of`` gives each document's ``clause_vectors``, bit for bit."""
+    store = pairs_kb.store
+    ids = [d["doc_id"] for d in store.documents()]
+    batched = store.clause_vectors_of([*ids, ids[0], "no-such-document"])
+    assert batched["no-such-document"][0] == []
+    for doc_id in ids:
+        clauses, vectors = store.clause_vectors(doc_id)
+        found, matrix = batched[doc_id]
+        assert [tuple(c) for c in found] == [tuple(c) for c in clauses]
+        assert matrix.dtype == vectors.dtype and matrix.tobytes() == vectors.tobytes()
+
+
+def test_relinks_in_groups_give_the_same_rows(pairs_kb, monkeypatch):
+    """Documents relinked in groups read in batches, with fewer kept than a group needs (so
+    some are read again one by one), get the rows of documents linked one at a time."""
+    linker = Linker(pairs_kb.store)
+    local = sorted(d for d, doc in linker.documents.items() if doc["level"] != "national")
+    expected = {d: linker._clause_link_rows(linker.documents[d], linker.stored_links(d))
+                for d in local}  # fmt: skip
+    monkeypatch.setattr(links_module, "MEASURES_KEPT", 3)
+    links_module._kept_measures(pairs_kb.store).clear()
+    linker, found, groups = Linker(pairs_kb.store), {}, 0
+    for group in linker._relink_groups(local):
+        groups += 1
+        for doc_id, links in group:
+            found[doc_id] = linker._clause_link_rows(linker.documents[doc_id], links)
+    assert found == expected and groups > 1
+
+
+def test_documents_kept_per_kb_follow_its_rows(tmp_path):
+    """A document read for linking is kept across changes, and read again when its content
+    hash changes (another writer revised it) or when a change names it."""
+    kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
+    kb.ingest([SEEDS["000"], SEEDS["003"]])
+    first = Linker(kb.store)._measures_of(SHAOXING)
+    assert Linker(kb.store)._measures_of(SHAOXING)[0] is first[0]  # kept, not read again
+    with kb.store.transaction():
+        kb.store.db.execute(
+            "UPDATE clauses SET text = text || '（修订）' WHERE id = ?", (first[0][0]["id"],)
+        )
+        kb.store.db.execute("UPDATE documents SET content_hash = 'x' WHERE doc_id = ?", (SHAOXING,))
+    assert Linker(kb.store)._measures_of(SHAOXING)[0][0]["text"].endswith("（修订）")
+    kept = links_module._kept_measures(kb.store)
+    Linker(kb.store)._measures_of(NATIONAL)
+    before = kept[NATIONAL]
+    with kb.store.transaction():
+        Linker(kb.store).refresh({NATIONAL}, {})
+    assert kept.get(NATIONAL) is not before  # dropped by the change, read again if needed

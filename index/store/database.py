@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.store.connection import Connection
-from index.store.documents import Documents
+from index.store.documents import CLAUSE_COLUMNS, Documents
 from index.store.lexical import Lexical
 from index.store.links import Links
 from index.store.owners import Owners
@@ -58,22 +58,41 @@ class Store(*FAMILIES):
 
     def clause_vectors(self, doc_id: str) -> tuple[list[sqlite3.Row], np.ndarray]:
         """A document's clauses and one unit vector each: the mean of its windows' vectors."""
-        clauses = self.clauses_of(doc_id)
-        rows = self.db.execute(
-            "SELECT w.clause, e.vector FROM windows w JOIN embeddings e USING (text_hash)"
-            " JOIN clauses c ON c.id = w.clause WHERE c.doc_id = ? ORDER BY w.id",
-            (doc_id,),
-        ).fetchall()
-        sums: dict[int, np.ndarray] = {}
-        for clause, blob in rows:
-            vector = np.frombuffer(blob, dtype=np.float32)
-            sums[clause] = sums[clause] + vector if clause in sums else vector.copy()
-        kept = [c for c in clauses if c["id"] in sums]
-        if not kept:
-            return [], np.empty((0, 0), dtype=np.float32)
-        matrix = np.vstack([sums[c["id"]] for c in kept])
-        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
-        return kept, matrix
+        return self.clause_vectors_of([doc_id])[doc_id]
+
+    def clause_vectors_of(self, doc_ids: list[str]) -> dict[str, tuple[list, np.ndarray]]:
+        """``clause_vectors`` of several documents, the same arrays, in two queries a chunk:
+        linking reads a change's relinked documents and their sources together."""
+        found: dict[str, tuple[list, np.ndarray]] = {}
+        for start in range(0, len(doc_ids), 500):
+            chunk = list(dict.fromkeys(doc_ids[start : start + 500]))
+            marks = ",".join("?" * len(chunk))
+            clauses: dict[str, list] = {d: [] for d in chunk}
+            for row in self.db.execute(
+                f"SELECT {CLAUSE_COLUMNS} FROM clauses c WHERE c.doc_id IN ({marks})"
+                " ORDER BY c.doc_id, c.position", chunk,
+            ):  # fmt: skip
+                clauses[row["doc_id"]].append(row)
+            sums: dict[int, np.ndarray] = {}
+            for clause, blob in self.db.execute(
+                "SELECT w.clause, e.vector FROM windows w JOIN embeddings e USING (text_hash)"
+                f" JOIN clauses c ON c.id = w.clause WHERE c.doc_id IN ({marks}) ORDER BY w.id",
+                chunk,
+            ):  # fmt: skip
+                vector = np.frombuffer(blob, dtype=np.float32)
+                sums[clause] = sums[clause] + vector if clause in sums else vector.copy()
+            found |= {d: _unit_rows(clauses[d], sums) for d in chunk}
+        return found
+
+
+def _unit_rows(clauses: list, sums: dict[int, np.ndarray]) -> tuple[list, np.ndarray]:
+    """The clauses that have windows and their summed vectors, each scaled to unit length."""
+    kept = [c for c in clauses if c["id"] in sums]
+    if not kept:
+        return [], np.empty((0, 0), dtype=np.float32)
+    matrix = np.vstack([sums[c["id"]] for c in kept])
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
+    return kept, matrix
 
 
 class ReadPool:
