@@ -538,7 +538,7 @@ class Linker:
 
     def __init__(self, store: Store):
         self.store = store
-        self.documents = {d["doc_id"]: d for d in store.documents()}
+        self.documents = {d["doc_id"]: d for d in store.document_rows()}
         self.centroids = store.doc_vectors()
         self._higher: dict[tuple, set[str]] = {}  # (level rank, province) → documents above
         self._stacks: dict[tuple, tuple] = {}  # the same key → (documents, their centroids)

@@ -95,6 +95,13 @@ CREATE INDEX IF NOT EXISTS clauses_doc ON clauses (doc_id, position);
             " WHERE c.doc_id = d.doc_id) AS clauses FROM documents d ORDER BY level, region, title"
         ).fetchall()
 
+    def document_rows(self) -> list[sqlite3.Row]:
+        """``documents`` without the clause count, in the same order: linking reads every
+        document each change, and counting their clauses cost most of it."""
+        return self.db.execute(
+            f"SELECT {DOCUMENT_COLUMNS} FROM documents d ORDER BY level, region, title"
+        ).fetchall()
+
     def document(self, doc_id: str) -> sqlite3.Row | None:
         return self.db.execute(
             f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)
