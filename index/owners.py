@@ -117,7 +117,7 @@ class UnitDirectory:
     def _region_readers(self) -> list[UnitResolver]:
         """One resolver per region in the KB, with that region's issuers, plus a national one."""
         issuers: dict[str | None, list[str]] = defaultdict(list)
-        for doc in self.store.documents():
+        for doc in self.store.document_rows():
             issuers[doc["region"]] += json.loads(doc["issuers"])
         issuers.setdefault(None, [])
         return [UnitResolver(region, names) for region, names in issuers.items()]
