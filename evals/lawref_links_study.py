@@ -25,7 +25,7 @@ from index.kb import KnowledgeBase
 from index.lexical import words
 from index.link_evidence import wording_key
 from index.links import FEATURES, Lexicon, Linker, article_labels
-from training.link_model import THRESHOLD_STEP, Example, Tally
+from training.link_model import THRESHOLD_STEP, Example, Tally, balanced_logistic
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTWISE_STEPS = 800  # gradient steps of the listwise ranking model (it has converged by then)
@@ -263,13 +263,7 @@ def fit_logistic(examples: list[ArticleExample], names: tuple[str, ...]) -> dict
     gradient descent, then the threshold (0.01 steps) that gets most articles right."""
     x = np.array([[f[n] for n in names] for ex in examples for f in ex.features])
     y = np.array([p for ex in examples for p in ex.positive], dtype=float)
-    w, b = np.zeros(len(names)), 0.0
-    sample = np.where(y == 1, (len(y) - y.sum()) / max(y.sum(), 1), 1.0)
-    for _ in range(3000):
-        p = 1 / (1 + np.exp(-(x @ w + b)))
-        grad = (p - y) * sample
-        w -= 0.5 * (x.T @ grad / len(y) + 0.01 * w)
-        b -= 0.5 * grad.mean()
+    w, b = balanced_logistic(x, y)
     model = {"names": names, "weights": np.round(w, 4), "bias": round(float(b), 4)}
     tops = [_top(ex, model) for ex in examples]
     grid = np.round(np.arange(0.05, 1.0, THRESHOLD_STEP), 2)

@@ -126,18 +126,27 @@ def evaluate(examples: list[Example], model: dict) -> dict[str, float]:
     return tally(examples, model).metrics()
 
 
-def fit(examples: list[Example], steps: int = 3000, l2: float = 0.01) -> dict:
-    """Logistic regression by gradient descent, then the threshold that gets most clauses right."""
-    x = np.array([[c.features[f] for f in FEATURES] for ex in examples for c in ex.candidates])
-    y = np.array([p for ex in examples for p in ex.positive], dtype=float)
-    w, b = np.zeros(len(FEATURES)), 0.0
-    pos_weight = (len(y) - y.sum()) / max(y.sum(), 1)  # balance the few positives
+def balanced_logistic(
+    x: np.ndarray, y: np.ndarray, steps: int = 3000, l2: float = 0.01
+) -> tuple[np.ndarray, float]:
+    """Weights and bias of a logistic regression by gradient descent, the few positives
+    weighted up to balance the negatives."""
+    w, b = np.zeros(x.shape[1]), 0.0
+    pos_weight = (len(y) - y.sum()) / max(y.sum(), 1)
     sample = np.where(y == 1, pos_weight, 1.0)
     for _ in range(steps):
         p = 1 / (1 + np.exp(-(x @ w + b)))
         grad = (p - y) * sample
         w -= 0.5 * (x.T @ grad / len(y) + l2 * w)
         b -= 0.5 * grad.mean()
+    return w, b
+
+
+def fit(examples: list[Example], steps: int = 3000, l2: float = 0.01) -> dict:
+    """Logistic regression by gradient descent, then the threshold that gets most clauses right."""
+    x = np.array([[c.features[f] for f in FEATURES] for ex in examples for c in ex.candidates])
+    y = np.array([p for ex in examples for p in ex.positive], dtype=float)
+    w, b = balanced_logistic(x, y, steps, l2)
     model = {"weights": dict(zip(FEATURES, map(float, np.round(w, 4)), strict=True)),
              "bias": float(round(b, 4)), "threshold": 0.5}  # fmt: skip
     best = max(np.arange(0.05, 1.0, THRESHOLD_STEP),
