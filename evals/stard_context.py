@@ -8,12 +8,14 @@ own vectors (text alone) against vectors of the same windows embedded as
 plus documents drawn at random (fixed seed) until about ``--windows`` windows, so both sides
 rank the same windows; train and validation questions are scored apart, the train figure
 deciding. Fewer distractors than the whole corpus, so the figures compare with each other
-only. The contextual vectors are kept in DIR (``context.npy``) so a rerun only scores.
+only. The contextual vectors are kept in DIR (``context.npz``, with a digest of their texts),
+so a rerun only scores.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -86,7 +88,7 @@ def measure(kb_dir: Path, out: Path, size: int) -> dict:
     corpus = sub_corpus(read_windows(kb), labelled, size)
     articles = np.array([w.article for w in corpus], dtype=object)
     plain = stacked(kb.store, [w.text_hash for w in corpus])
-    context = _contextual(kb, corpus, out / "context.npy")
+    context = _contextual(kb, corpus, out / "context.npz")
     found: dict = {"windows": len(corpus), "documents": len({w.doc_id for w in corpus})}
     for part in ("train", "validation"):
         questions = [q for q in queries if parts[q.query_id] == part]
@@ -100,14 +102,16 @@ def measure(kb_dir: Path, out: Path, size: int) -> dict:
 
 
 def _contextual(kb: KnowledgeBase, corpus: list[Window], path: Path) -> np.ndarray:
-    """The contextual vectors of ``corpus``, read from ``path`` when it holds them."""
+    """The contextual vectors of ``corpus``, read from ``path`` when it holds those texts'."""
+    texts = [w.in_context for w in corpus]
+    digest = hashlib.sha1("\n".join(texts).encode()).hexdigest()
     if path.exists():
-        vectors = np.load(path)
-        if len(vectors) == len(corpus):
-            return vectors
+        with np.load(path) as kept:
+            if str(kept["digest"]) == digest:
+                return kept["vectors"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    vectors = kb.encoder.encode_passages([w.in_context for w in corpus]).astype(np.float32)
-    np.save(path, vectors)
+    vectors = kb.encoder.encode_passages(texts).astype(np.float32)
+    np.savez(path, vectors=vectors, digest=np.array(digest))
     return vectors
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from evals.stard_context import Window, in_context, sub_corpus
+from types import SimpleNamespace
+
+import numpy as np
+
+from evals.stard_context import Window, _contextual, in_context, sub_corpus
 
 
 def test_a_window_in_context_carries_its_law_headings_and_label():
@@ -25,3 +29,27 @@ def test_sub_corpus_keeps_labelled_documents_whole_then_fills_with_others():
     assert len(grown) > 2 and {w.doc_id for w in grown[:2]} == {"a"}
     assert len({w.doc_id for w in grown}) == 2  # one more document, whole
     assert sub_corpus(windows, {"a#2"}, size=3) == grown  # the draw is seeded
+
+
+class _Counting:
+    """An encoder stand-in that counts the texts it encodes."""
+
+    def __init__(self):
+        self.encoded = 0
+
+    def encode_passages(self, texts):
+        self.encoded += len(texts)
+        return np.ones((len(texts), 2))
+
+
+def test_contextual_vectors_are_reused_only_for_the_same_texts(tmp_path):
+    kb = SimpleNamespace(encoder=_Counting())
+    corpus = _windows("a", ["a#1", "a#2"])
+    first = _contextual(kb, corpus, tmp_path / "context.npz")
+    assert _contextual(kb, corpus, tmp_path / "context.npz").tolist() == first.tolist()
+    assert kb.encoder.encoded == 2
+    other = [
+        Window(w.text_hash, w.article, w.doc_id, w.plain, "另一 " + w.in_context) for w in corpus
+    ]
+    _contextual(kb, other, tmp_path / "context.npz")
+    assert kb.encoder.encoded == 4
