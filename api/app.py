@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
         app.state.kb = kb or KnowledgeBase(
             settings.home, settings.model, vector_index=settings.vector_index,
             backend=settings.backend, query_adapter=settings.query_adapter,
-            reranker=settings.reranker,
+            reranker=settings.reranker, passage=settings.passage,
         )  # fmt: skip
         _threads_per_request(settings.serve_threads)
         app.state.kb.warm()  # the model and jieba now, not on the first query

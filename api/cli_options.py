@@ -40,6 +40,7 @@ def open_kb(kb: Path | None, model: str | None = None) -> KnowledgeBase:
             model or settings.model,
             vector_index=settings.vector_index,
             backend=settings.backend,
+            passage=settings.passage,
             query_adapter=settings.query_adapter,
             reranker=settings.reranker,
         )

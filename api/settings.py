@@ -27,6 +27,12 @@ class Settings(BaseSettings):
         description="embedding backend of a new KB: torch (fp32) or openvino (int8, built by"
         " `make model`); default: the KB's own, else torch",
     )
+    passage: Literal["text", "context"] | None = Field(
+        default=None,
+        description="what the model reads of each window of a new KB: its text alone, or"
+        " (context) its document's title, clause path and label before it; default: the KB's"
+        " own, else text",
+    )
     query_adapter: Path | None = Field(
         default=None,
         description="a query adapter file (training/query_adapter.py, `make stard-adapter`)"

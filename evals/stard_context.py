@@ -27,6 +27,7 @@ from evals.metrics import score
 from evals.stard import STARD, article_keys, load, qrels_of, split
 from evals.stard_ab import article_run, stacked
 from index.kb import KnowledgeBase
+from index.passages import in_context
 
 SEED = 20261129
 
@@ -40,11 +41,6 @@ class Window:
     doc_id: str
     plain: str
     in_context: str
-
-
-def in_context(title: str, path: list[str], label: str, text: str) -> str:
-    """The window as embedded with its context: law title, headings and parents, own label."""
-    return " ".join(part for part in (title, *path, label, text) if part)
 
 
 def read_windows(kb: KnowledgeBase) -> list[Window]:

@@ -37,6 +37,7 @@ from index.link_views import LinkViews
 from index.links import Linker
 from index.manifest import Manifest, ManifestMismatch
 from index.owners import UnitDirectory
+from index.passages import DEFAULT_FORM, Passage, check_form, document_passages
 from index.records import DocumentNotFound, StoredClause, StoredDocument
 from index.rerank import LearnedRanker, RerankerError, SecondStage
 from index.store import ReadPool, Store
@@ -45,7 +46,6 @@ from index.vector_index.factory import Policy, UnknownIndex, policy, policy_of
 from index.vector_index.segments import SegmentedIndex, sweep
 from index.vectors import INDEX_TYPE, QueryBatcher, VectorCache
 from index.versions import VersionViews
-from index.windows import windows
 from ingest.metadata import declared_doc_id
 from ingest.models import Document, ParsedDocument
 from ingest.pipeline import parse_file
@@ -193,6 +193,7 @@ class KnowledgeBase(_Reading):
         self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None,
         vector_index: str | None = None, backend: str | None = None,
         query_adapter: Path | str | None = None, reranker: Path | str | None = None,
+        passage: str | None = None,
     ):  # fmt: skip
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -200,10 +201,13 @@ class KnowledgeBase(_Reading):
         requested = encoder.name if encoder else model_id(model) if model else None
         backend = encoder.backend if encoder else backend  # None: the KB's own, else the default
         precision = encoder.precision if encoder else precision_of(backend) if backend else None
+        passage = check_form(passage) if passage else None  # None: the KB's own, else default
         if self.manifest:
-            self.manifest.check(self.manifest.requiring(requested, backend, precision), self.folder)
+            asked = self.manifest.requiring(requested, backend, precision, passage)
+            self.manifest.check(asked, self.folder)
         self._model = model or self._recorded_model()
         self._backend = backend or (self.manifest.backend if self.manifest else default_backend())
+        self.passage = passage or (self.manifest.passage if self.manifest else DEFAULT_FORM)
         self._encoder = encoder
         self._vector_index = vector_index  # a policy name (factory.POLICIES); None: the KB's
         if self.manifest and vector_index:
@@ -260,6 +264,7 @@ class KnowledgeBase(_Reading):
             _current_manifest(self._encoder.name, self._encoder.dim, self._index_type()),
             backend=self._encoder.backend,
             precision=self._encoder.precision,
+            passage=self.passage,
         )
         if self.manifest is None:
             current.save(self.folder)
@@ -384,12 +389,12 @@ class KnowledgeBase(_Reading):
         report.seconds["parse"] = time.perf_counter() - started
         plan = self._plan(parsed, report)
         started = time.perf_counter()
-        spans = [[windows(c.text) for c in p.clauses] for p in plan]
-        vectors = self._embed(plan, spans, report, progress, embedder)
+        passages = [document_passages(p, self.passage) for p in plan]
+        vectors = self._embed(passages, report, progress, embedder)
         report.seconds["embed"] = time.perf_counter() - started
         started = time.perf_counter()
         self.link_seconds = 0.0
-        self._write(plan, spans, vectors, report)
+        self._write(plan, passages, vectors, report)
         report.seconds["index"] = time.perf_counter() - started - self.link_seconds
         report.seconds["links"] = self.link_seconds
         report.clauses = sum(len(p.clauses) for p in plan)
@@ -457,15 +462,11 @@ class KnowledgeBase(_Reading):
         )
 
     def _embed(
-        self, plan, spans, report: IngestReport, progress: Progress, embedder: Embedder | None
-    ) -> dict[str, np.ndarray]:
-        """Vectors for every window text, from the cache or the embedder (cached as they come)."""
-        texts = {
-            text_hash(text): text
-            for doc, doc_spans in zip(plan, spans, strict=True)
-            for clause, clause_spans in zip(doc.clauses, doc_spans, strict=True)
-            for text in (clause.text[s.start : s.end] for s in clause_spans)
-        }
+        self, passages: list[list[list[Passage]]], report: IngestReport, progress: Progress,
+        embedder: Embedder | None,
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """Vectors for every passage, from the cache or the embedder (cached as they come)."""
+        texts = {text_hash(p.text): p.text for doc in passages for clause in doc for p in clause}
         vectors = self.store.cached_vectors(texts)
         missing = [h for h in texts if h not in vectors]
         report.windows_cached = len(texts) - len(missing)
@@ -480,13 +481,13 @@ class KnowledgeBase(_Reading):
                 progress("embed", len(vectors) - report.windows_cached, len(missing))
         return vectors
 
-    def _write(self, plan, spans, vectors: dict[str, np.ndarray], report: IngestReport) -> None:
+    def _write(self, plan, passages, vectors: dict[str, np.ndarray], report: IngestReport) -> None:
         if not plan:
             return
         if self.manifest is None:  # a new KB: its manifest goes in before its first document
             self.encoder  # noqa: B018 - loads the model, which writes the manifest
         with self._change() as change:
-            for doc, doc_spans in zip(plan, spans, strict=True):
+            for doc, doc_passages in zip(plan, passages, strict=True):
                 if self._refused_late(doc.document, report):
                     continue
                 change.changed.add(doc.document.doc_id)
@@ -502,8 +503,7 @@ class KnowledgeBase(_Reading):
                     change.removed_clauses += self.store.clause_ids_of(doc_id)
                     self.store.delete_document(doc_id)
                 clause_windows = [
-                    [(s, text_hash(c.text[s.start : s.end])) for s in clause_spans]
-                    for c, clause_spans in zip(doc.clauses, doc_spans, strict=True)
+                    [(p.span, text_hash(p.text)) for p in clause] for clause in doc_passages
                 ]
                 self.store.insert_document(doc, clause_windows)
                 change.added += self.store.window_ids(doc.document.doc_id)
