@@ -27,6 +27,16 @@ def test_window_texts_are_the_clause_slices_the_kb_embedded(tmp_path):
     kb.close()
 
 
+def test_window_texts_of_a_context_kb_are_what_its_model_read(tmp_path):
+    kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder(), passage="context")
+    kb.ingest([SEEDS["002"]])
+    texts = window_texts(kb)
+    assert all(t.startswith(kb.documents()[0].title + " ") for t in texts)
+    _, vectors = kb.store.window_vectors()
+    assert np.allclose(vectors, FakeEncoder().encode_passages(texts), atol=1e-6)
+    kb.close()
+
+
 def _space(scores: list[float], articles: list[str]) -> Space:
     """Windows whose cosine with the query (1, 0) is each score."""
     angles = np.arccos(np.array(scores))

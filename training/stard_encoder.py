@@ -28,6 +28,7 @@ import numpy as np
 from evals.stard import STARD, part_of
 from index.encoders.base import default_model, model_id
 from index.kb import KnowledgeBase
+from index.passages import in_context
 from training.query_adapter import Space, read_space
 
 EPOCHS, BATCH, LEARNING_RATE, WARMUP, SCALE = 1, 32, 2e-5, 0.1, 20.0
@@ -47,13 +48,17 @@ class Pair:
 
 
 def window_texts(kb: KnowledgeBase) -> list[str]:
-    """Each embedded window's text (its clause's text between the window's offsets), in the
-    order of ``Store.window_vectors``: the rows of ``read_space``."""
+    """Each window's text as the model read it (its clause's text between the window's
+    offsets, in context if the KB's passage form says so), in the order of
+    ``Store.window_vectors``: the rows of ``read_space``."""
     rows = kb.store.db.execute(
-        "SELECT substr(c.text, w.start + 1, w.end - w.start) FROM windows w"
-        " JOIN clauses c ON c.id = w.clause JOIN embeddings e USING (text_hash) ORDER BY w.id"
+        "SELECT d.title, c.path, c.label, substr(c.text, w.start + 1, w.end - w.start)"
+        " FROM windows w JOIN clauses c ON c.id = w.clause JOIN documents d USING (doc_id)"
+        " JOIN embeddings e USING (text_hash) ORDER BY w.id"
     )
-    return [text for (text,) in rows]
+    if kb.passage == "text":
+        return [text for *_, text in rows]
+    return [in_context(title, json.loads(path), label, text) for title, path, label, text in rows]
 
 
 def base_model(kb: KnowledgeBase) -> str:
