@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
 .PHONY: setup model browser system serve run test lint bench bench-load eval eval-stard stard-adapter stard-reranker \
-	stard-encoder eval-stard-ft clean
+	stard-encoder eval-stard-ft eval-stard-ctx clean
 
 setup: $(STAMP)
 
@@ -169,6 +169,19 @@ eval-stard-ft: stard-encoder
 	$(STARD_FT_ENV) $(PY) -m training.query_adapter --kb $(STARD_FT_KB) --out $(STARD_FT_ADAPTER)
 	$(STARD_FT_ENV) $(PY) -m evals.stard --kb $(STARD_FT_KB) --split validation \
 		--adapter $(STARD_FT_ADAPTER) --out .kb/stard/validation-ft-adapter
+
+# Windows embedded in context (index/passages.py; POLICYKB_PASSAGE=context: title, clause
+# path and label before each window's text), the STARD KB built again so (.kb/stard/kb-ctx:
+# every window embedded anew, about 1.5 hours on 2 quiet cores) and its validation figures
+# (.kb/stard/validation-ctx), then with a query adapter fitted in it (the shipped settings).
+STARD_CTX_KB := .kb/stard/kb-ctx
+STARD_CTX_ADAPTER := .kb/stard/query_adapter-ctx.npz
+eval-stard-ctx: setup model
+	POLICYKB_PASSAGE=context $(PY) -m evals.corpus $(STARD_CTX_KB)
+	$(PY) -m evals.stard --kb $(STARD_CTX_KB) --split validation --out .kb/stard/validation-ctx
+	$(PY) -m training.query_adapter --kb $(STARD_CTX_KB) --out $(STARD_CTX_ADAPTER)
+	$(PY) -m evals.stard --kb $(STARD_CTX_KB) --split validation \
+		--adapter $(STARD_CTX_ADAPTER) --out .kb/stard/validation-ctx-adapter
 
 lint: setup
 	$(VENV)/bin/ruff check .
