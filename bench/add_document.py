@@ -15,7 +15,10 @@ relinks only the first LINK_SAMPLE (``--link-sample``) are computed; the rest ar
 ``links_est_s`` adds their count times the sampled seconds per document.
 
     nice -n 10 .venv/bin/python bench/add_document.py [--sizes 400 1500 3500] [--kb DIR]
-        [--link-sample N] [--rounds N]
+        [--link-sample N] [--rounds N] [--warm]
+
+``--warm`` calls ``KnowledgeBase.warm()`` before the first change, as a server does at start:
+the first change then measures what a server's first upload waits for.
 
 A KB grown before is reused as it is when ``--kb`` names a copy of it and ``--sizes`` its
 document count (a larger size re-reads the bulk files from the first before it adds new ones,
@@ -178,6 +181,7 @@ def main() -> None:
         "--link-sample", type=int, default=LINK_SAMPLE,
         help="documents relinked for real per change; the others are estimated",
     )  # fmt: skip
+    parser.add_argument("--warm", action="store_true", help="KnowledgeBase.warm() first")
     args = parser.parse_args()
     held = [CORPUS / h for h in HELD]
     held.append(next(f for f in expand_paths([CORPUS / "DLC"]) if f.name != "_index.md"))
@@ -197,6 +201,8 @@ def main() -> None:
             done = grow(kb, files, size, done)
             grown = time.perf_counter() - started
             full = full_refresh(kb, refresh)  # also brings an older KB's version keys in
+            if args.warm:
+                kb.warm()
             relinks.active = True
             rows = [r for _ in range(args.rounds)
                     for r in add_and_remove(kb, held, (refresh, links, relinks))]  # fmt: skip

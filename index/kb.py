@@ -33,6 +33,7 @@ from index.filters import Filters
 from index.lexical import words
 from index.lexical_index.segments import LexicalIndex, NoCatalog, warm_kernels
 from index.lexical_index.segments import sweep as sweep_bm25
+from index.link_evidence import warm_kernels as warm_link_kernels
 from index.link_views import LinkViews
 from index.links import Linker
 from index.manifest import Manifest, ManifestMismatch
@@ -247,14 +248,16 @@ class KnowledgeBase(_Reading):
 
     def warm(self) -> None:
         """Load now what the first search would: the model, both indexes and the document map
-        of a KB with a manifest, jieba's dictionary (1.5 s of CPU, the bulk of a cold start) and
-        BM25's compiled kernels, so a server's first user waits no longer than the next."""
+        of a KB with a manifest, jieba's dictionary (1.5 s of CPU, the bulk of a cold start),
+        BM25's and linking's compiled kernels, so a server's first user (and first change)
+        waits no longer than the next."""
         if self.manifest:
             self.encoder  # noqa: B018
             with self.reading() as snapshot:  # one committed state for all three
                 snapshot.vectors, snapshot.bm25, snapshot.doc_map  # noqa: B018
         words("预热")
         warm_kernels()
+        warm_link_kernels()
 
     @property
     def encoder(self) -> Encoder:

@@ -217,3 +217,13 @@ def _bm25_kernel(queries, query_starts, terms, counts, term_starts, norms, idf, 
                 total += idf[q] * tf * (BM25_K1 + 1) / (tf + norms[j])
         out[p] = total
     return out
+
+
+def warm_kernels() -> None:
+    """Score one tiny pair both ways: numba loads the wording and BM25 kernels from its cache
+    (about 0.7 s in a new process), which a server then pays at start, not in its first change."""
+    local = prepare(["规定责任"], [("规定", "责任")])
+    run = SourceRun([prepare(["规定"], [("规定",)])])
+    pair = np.zeros(1, np.int64)
+    run.wording(local, pair, pair)
+    run.lexical(local, pair, pair)
