@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 
 .PHONY: setup model browser system serve run test lint bench bench-load eval eval-stard stard-adapter stard-reranker \
-	stard-encoder eval-stard-ft eval-stard-ctx clean
+	stard-encoder eval-stard-ft eval-stard-ctx link-model clean
 
 setup: $(STAMP)
 
@@ -111,6 +111,15 @@ eval: setup model system
 	$(PY) -m evals.realdocs_links $(REALDOCS) --kb $(REAL_LINKS_KB)
 	$(PY) -m evals.lawref_links --kb $(LAWREF_LINKS_KB)
 	$(PY) -m evals.versions tests/eval/versions --corpus $(LAWREF)
+
+# The link model (index/data/link_model.json, format 2), fitted on the 204 lawref articles
+# (the KB above, ingested if needed): the clause model and the article ranking (listwise
+# ranker, pointwise "none" model and its threshold). LINK_RANKING says which one links
+# (clauses: shipped; articles: docs/benchmarks.md, "The article ranking in the product").
+LINK_RANKING ?= clauses
+link-model: setup model
+	$(PY) -m evals.lawref_links --kb $(LAWREF_LINKS_KB) --fit --ranking $(LINK_RANKING) \
+		--local-unit article
 
 # STARD (docs/stard.md): lay legal questions over lawrefbook's national files (outside DLC/),
 # ingested into .kb/stard/kb (incremental: unchanged files are skipped, vectors are cached);

@@ -12,10 +12,16 @@ top-1 recall and "none" precision/recall per article:
   counts, so every article is measured by a fit that never saw its pair.
 
 The unit is the local article (第N条), as labelled. The KB links clauses, and an article is
-several (its first paragraph, then 款 and 项): the article's source is the best-scoring
-candidate over all its clauses, right when that candidate lies in one of the labelled national
-articles (the article clause or one of its paragraphs or items); "none" when no candidate of any
-of its clauses clears the threshold.
+several (its first paragraph, then 款 and 项). With the clause ranking (``--ranking clauses``)
+the article's source is the best-scoring candidate over all its clauses, right when that
+candidate lies in one of the labelled national articles (the article clause or one of its
+paragraphs or items); "none" when no candidate of any of its clauses clears the threshold.
+With the article ranking (``--ranking articles``, index.links): the article's candidates
+are grouped by national article (a source clause outside any article alone), each group's
+evidence the best of each feature; the listwise model's first group is the source when the
+pointwise model scores it over the threshold, else "none" (``--local-unit clause``: each
+clause ranks its own groups, and the article's source is the given first group scoring most).
+``--fit`` writes both models, with ``--ranking`` the one that decides.
 """
 
 from __future__ import annotations
@@ -29,8 +35,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.kb import KnowledgeBase
-from index.links import Linker, article_labels, link_model
-from training.link_model import Example, Tally, fit, format_metrics, save_model, tally
+from index.links import RANKINGS, Linker, article_keys, article_labels, link_model
+from training.link_model import (
+    Example,
+    Tally,
+    clause_ranking,
+    fit,
+    fit_articles,
+    format_metrics,
+    grouped,
+    save_model,
+    tally,
+    tally_articles,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "tests" / "eval" / "lawref_links" / "gold.jsonl"
@@ -77,9 +94,10 @@ def build_kb(kb_dir: Path, files: list[Path]) -> None:
 
 def build_examples(kb: KnowledgeBase, gold: list[GoldArticle]) -> list[Example]:
     """One example per labelled article: the candidates of all its clauses, positive when the
-    source lies in a labelled national article. Example.doc holds the province."""
+    source lies in a labelled national article, every pair ranked by the clause model, with its
+    source group (``article_keys``). Example.doc holds the province."""
     docs = {Path(d.source).resolve(): d.doc_id for d in kb.documents()}
-    linker = Linker(kb.store)
+    linker = Linker(kb.store, clause_ranking(link_model()))
     articles: dict[str, dict[str, str]] = {}
     examples, cache = [], {}
 
@@ -98,8 +116,9 @@ def build_examples(kb: KnowledgeBase, gold: list[GoldArticle]) -> list[Example]:
         local_doc, national_doc = doc_id(g.local_file), doc_id(g.national_file)
         if local_doc not in cache:
             stored = kb.store.document(local_doc)
-            cache[local_doc] = linker.candidates(stored, linker.stored_links(local_doc))
-        local, sources, ranked = cache[local_doc]
+            local, sources, ranked = linker.candidates(stored, linker.stored_links(local_doc))
+            cache[local_doc] = local, sources, ranked, article_keys(sources)
+        local, sources, ranked, keys = cache[local_doc]
         local_articles = articles_of(local_doc)
         members = [i for i, c in enumerate(local)
                    if local_articles.get(c["clause_id"]) == g.local_article]  # fmt: skip
@@ -111,20 +130,40 @@ def build_examples(kb: KnowledgeBase, gold: list[GoldArticle]) -> list[Example]:
         positive = [sources[c.source]["doc_id"] == national_doc
                     and national_articles.get(sources[c.source]["clause_id"]) in wanted
                     for c in candidates]  # fmt: skip
-        examples.append(Example(g.province, candidates, positive, len(wanted)))
+        groups = [keys[c.source] for c in candidates]
+        examples.append(Example(g.province, candidates, positive, len(wanted), groups))
     return examples
 
 
 # --- figures -------------------------------------------------------------------------------------
 
 
-def leave_one_out(examples: list[Example]) -> dict[str, Tally]:
+@dataclass(frozen=True)
+class Ranking:
+    """How the figures are made: which ranking decides, and its local unit."""
+
+    name: str = "articles"  # clauses | articles
+    local_unit: str = "article"  # article | clause (the article ranking's)
+
+    def measure(self, examples: list[Example], model: dict) -> Tally:
+        """The counts of ``examples`` under ``model`` (the part of a format 2 model)."""
+        if self.name == "clauses":
+            return tally(examples, model)
+        return tally_articles([grouped(ex, self.local_unit) for ex in examples], model)
+
+    def fit(self, examples: list[Example]) -> dict:
+        if self.name == "clauses":
+            return fit(examples)
+        return fit_articles([grouped(ex, self.local_unit) for ex in examples], self.local_unit)
+
+
+def leave_one_out(examples: list[Example], ranking: Ranking = Ranking("clauses")):
     """Per held-out group (Example.doc), the tally of a model fitted on the other groups."""
     folds = {}
     for held_out in sorted({ex.doc for ex in examples}):
         train = [ex for ex in examples if ex.doc != held_out]
         test = [ex for ex in examples if ex.doc == held_out]
-        folds[held_out] = tally(test, fit(train))
+        folds[held_out] = ranking.measure(test, ranking.fit(train))
     return folds
 
 
@@ -137,8 +176,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kb", type=Path, default=ROOT / ".kb" / "lawref-links")
     parser.add_argument("--gold", type=Path, default=GOLD)
     parser.add_argument("--no-ingest", action="store_true", help="use the KB as it is")
-    parser.add_argument("--fit", action="store_true", help="fit on every labelled article "
-                        "and write index/data/link_model.json")  # fmt: skip
+    parser.add_argument("--fit", action="store_true", help="fit both models on every labelled "
+                        "article and write index/data/link_model.json")  # fmt: skip
+    parser.add_argument("--ranking", choices=RANKINGS, default=None,
+                        help="the ranking measured (and written by --fit); default: the "
+                        "shipped model's")  # fmt: skip
+    parser.add_argument(
+        "--local-unit",
+        choices=("article", "clause"),
+        default=None,
+        help="the article ranking's local unit; default: the shipped one's",
+    )
     args = parser.parse_args(argv)
     gold = load_gold(args.gold)
     if not args.no_ingest:
@@ -147,12 +195,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(gold)} labelled local articles, {len({g.pair for g in gold})} pairs, "
           f"{len({g.province for g in gold})} provinces")  # fmt: skip
     model = link_model()
+    unit = args.local_unit or model.get("articles", {}).get("local_unit", "article")
+    ranking = Ranking(args.ranking or model["ranking"], unit)
     if args.fit:
-        model = save_model(fit(examples), "python -m evals.lawref_links --fit")
+        fitted = {
+            "clauses": fit(examples),
+            "articles": fit_articles([grouped(ex, unit) for ex in examples], unit),
+        }
+        model = save_model({"ranking": ranking.name, **fitted},
+                           f"python -m evals.lawref_links --fit --ranking {ranking.name} "
+                           f"--local-unit {unit}")  # fmt: skip
+    print(f"ranking: {ranking.name}" + (f", local unit: {unit}" * (ranking.name == "articles")))
     print("| labelled local articles | top-1 P | top-1 R | none P | none R |")
     print("|---|---|---|---|---|")
-    print(_row("all, shipped model (fitted on all of them)", tally(examples, model)))
-    folds = leave_one_out(examples)
+    if ranking.name in model:
+        shipped = ranking.measure(examples, model[ranking.name])
+        print(_row("all, shipped model (fitted on all of them)", shipped))
+    folds = leave_one_out(examples, ranking)
     for province, t in folds.items():
         print(_row(f"{province}, fitted on the other provinces", t))
     print(_row("pooled, each province fitted on the others", sum(folds.values(), Tally())))

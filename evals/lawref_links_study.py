@@ -24,8 +24,15 @@ from evals.lawref_links import GOLD, build_examples, load_gold
 from index.kb import KnowledgeBase
 from index.lexical import words
 from index.link_evidence import wording_key
-from index.links import FEATURES, Lexicon, Linker, article_labels
-from training.link_model import THRESHOLD_STEP, Example, Tally, balanced_logistic
+from index.links import FEATURES, Lexicon, Linker, article_labels, link_model
+from training.link_model import (
+    THRESHOLD_STEP,
+    Example,
+    Tally,
+    balanced_logistic,
+    clause_ranking,
+    softmax_descent,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTWISE_STEPS = 800  # gradient steps of the listwise ranking model (it has converged by then)
@@ -74,7 +81,7 @@ def read_study(kb_dir: Path, gold_path: Path = GOLD) -> Study:
     kb = KnowledgeBase(kb_dir)
     examples = build_examples(kb, gold)
     docs = {Path(d.source).resolve().name: d.doc_id for d in kb.documents()}
-    linker = Linker(kb.store)
+    linker = Linker(kb.store, clause_ranking(link_model()))  # as build_examples ranks them
     labels: dict[str, dict[str, str]] = {}
 
     def labels_of(doc: str) -> dict[str, str]:
@@ -355,14 +362,7 @@ def fit_listwise(examples: list[ArticleExample], names: tuple[str, ...]) -> np.n
     pairs = [(np.array([[f[n] for n in names] for f in ex.features]),
               np.array(ex.positive, float) / sum(ex.positive))
              for ex in examples if any(ex.positive)]  # fmt: skip
-    w = np.zeros(len(names))
-    for _ in range(LISTWISE_STEPS):
-        grad = np.zeros_like(w)
-        for x, target in pairs:
-            z = np.exp(x @ w - (x @ w).max())
-            grad += x.T @ (z / z.sum() - target)
-        w -= 0.5 * (grad / len(pairs) + 0.01 * w)
-    return w
+    return softmax_descent(pairs, len(names), LISTWISE_STEPS, 0.01)
 
 
 def pooled_listwise(examples: list[ArticleExample], names: tuple[str, ...]) -> tuple[Tally, int]:

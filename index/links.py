@@ -20,6 +20,17 @@ closest to it (document centroids), ranked by a logistic model over six pieces o
 A clause about its own document only (本办法自…起施行, 本办法由…解释, 为实施《X》，结合本市实际，
 制定本办法) carries out no clause of X and gets no source, however alike the wording.
 
+How the evidence decides (``ranking`` in index/data/link_model.json, format 2):
+
+- "clauses": each pair is scored by a logistic model over the six, and a clause's sources are
+  its best pairs clearing the "none" threshold;
+- "articles": a local unit's pairs (its article 第N条, or the clause alone when ``local_unit``
+  is "clause" or it lies in no article) are gathered by the source article they reach (a
+  source clause in no article alone), each group's evidence the best of each feature over its
+  pairs. A listwise (softmax) model ranks the groups, a pointwise logistic model scores them,
+  and the unit says "none" when its first group scores below the threshold. Links stay
+  clause to clause: each clause's source in a group is its best pair there.
+
 The weights and the "none" threshold are fitted on labelled pairs (training.link_model) and
 kept in index/data/link_model.json. The wording evidence of a run's pairs comes from documents
 prepared once and kept by content (index.link_evidence), with ``pair_features`` and ``Lexicon``
@@ -77,20 +88,60 @@ _OWN_DOCUMENT = re.compile(
 _TITLE_JOIN = re.compile(r"^\s*(?:[（(][^（）()《》]{0,40}[）)])?\s*(?:及|和|与|、|以及)?\s*$")
 
 
+MODEL_FILE = "data/link_model.json"  # under the index package
+MODEL_FORMAT = 2  # link_model.json's "format"; a file without one is format 1
+RANKINGS = ("clauses", "articles")  # what decides a clause's sources (link_model.json "ranking")
+
+
 @cache
 def link_model() -> dict:
-    """Fitted weights, bias and the threshold below which a clause has no source."""
-    text = resources.files("index").joinpath("data/link_model.json").read_text("utf-8")
-    return json.loads(text)
+    """The fitted model the KB links with (index/data/link_model.json), in format 2."""
+    text = resources.files("index").joinpath(MODEL_FILE).read_text("utf-8")
+    return read_model(json.loads(text), f"index/{MODEL_FILE}")
+
+
+def read_model(found: dict, where: str) -> dict:
+    """A link model in format 2: ``ranking`` (clauses | articles) says which part decides,
+    ``clauses`` is the pointwise pair model (weights, bias, threshold), ``articles`` the
+    article ranking (rank_weights, weights, bias, threshold, local_unit). A format 1 file
+    (weights, bias and threshold alone) is the clause model; any other is refused, naming
+    ``where``."""
+    if "format" not in found:
+        if not {"weights", "bias", "threshold"} <= found.keys():
+            raise ValueError(f"{where}: not a link model (no format, weights, bias, threshold)")
+        pair = {k: found[k] for k in ("weights", "bias", "threshold")}
+        return {"format": MODEL_FORMAT, "ranking": "clauses", "clauses": pair}
+    if found["format"] != MODEL_FORMAT or found.get("ranking") not in RANKINGS:
+        raise ValueError(
+            f"{where}: link model format {found['format']!r}, ranking {found.get('ranking')!r}; "
+            f"this code reads format 1 or {MODEL_FORMAT} ({' | '.join(RANKINGS)}): refit it "
+            "with `make link-model`"
+        )
+    if found["ranking"] == "articles" and "articles" not in found:
+        raise ValueError(f"{where}: ranking is articles but the file has no articles model")
+    return found
 
 
 def link_score(features: dict[str, float], model: dict | None = None) -> float:
-    """The model's probability that the pair is a source; a feature the model was fitted
-    without weighs nothing (so a new feature can be fitted from the model before it)."""
-    model = model or link_model()
+    """A pointwise model's probability that the pair (or article) is a source (the clause
+    model by default); a feature the model was fitted without weighs nothing (so a new
+    feature can be fitted from the model before it)."""
+    model = model or link_model()["clauses"]
     weights = model["weights"]
     z = model["bias"] + sum(weights.get(name, 0.0) * features[name] for name in FEATURES)
     return 1 / (1 + math.exp(-z))
+
+
+def rank_score(features: dict[str, float], model: dict) -> float:
+    """The article ranking's (listwise) score of a pair or an article: higher ranks first."""
+    weights = model["rank_weights"]
+    return sum(weights.get(name, 0.0) * features[name] for name in FEATURES)
+
+
+def deciding(model: dict) -> tuple[dict, float]:
+    """The part of a format 2 model that decides links, and its "none" threshold."""
+    part = model[model["ranking"]]
+    return part, part["threshold"]
 
 
 def kind_of(features: dict[str, float]) -> str:
@@ -256,16 +307,20 @@ class Candidate:
 
 def rank_prepared(
     local: Prepared, local_vectors, sources: list[Prepared], source_vectors, relation_weights,
-    top: int | None = None, floor: float | None = None,
+    top: int | None = None, floor: float | None = None, model: dict | None = None,
+    units=None, groups=None,
 ):  # fmt: skip
     """Score candidate sources for each local clause of prepared documents (the sources'
     clauses in order, the vectors and weights matching); candidates per local clause. A
     clause about its own document only (when it takes effect…) gets no candidates. The
     features are ``pair_features``' and ``Lexicon``'s (the references), the arithmetic the
-    same, operation for operation, over every pair of the run at once. ``top`` and
-    ``floor``: only the first ``top`` candidates of a clause scoring ``floor`` or more (what
-    is stored), the others never made; with ``floor``, a pair that cannot reach it whatever
-    its wording is not aligned."""
+    same, operation for operation, over every pair of the run at once. ``model`` (format 2,
+    ``link_model()`` by default) ranks them: ``_rank_articles`` when its ranking is
+    "articles" (``units``, ``groups``: its local units and source groups), else by falling
+    pair score. ``top`` and ``floor``: only the first ``top`` candidates of a clause scoring
+    ``floor`` or more (what is stored), the others never made; with ``floor``, a pair that
+    cannot reach it whatever its wording is not aligned."""
+    model = model or link_model()
     cosine = local_vectors @ source_vectors.T
     order = _monotone_pairs(cosine, relation_weights)
     ordered: dict[int, list[int]] = {}
@@ -282,12 +337,28 @@ def rank_prepared(
     known = {"cosine": cosine[left, right].astype(np.float64),
              "relation": np.array(relation_weights, np.float64)[right],
              "order": np.array([float(pair in order) for pair in pairs])}  # fmt: skip
-    columns, live = _feature_columns(local, SourceRun(sources), left, right, known, floor)
-    scores = _link_scores(columns, live)  # -inf where below the floor whatever the wording
+    run = SourceRun(sources)
+    if model["ranking"] == "articles":
+        units = np.arange(len(chosen)) if units is None else np.asarray(units, np.int64)
+        groups = np.arange(len(source_vectors)) if groups is None else np.asarray(groups, np.int64)
+        grouped = _Groups(left, right, units, groups)
+        return _rank_articles(
+            local, run, left, right, grouped, known, top, floor, model["articles"]
+        )
+    pointwise = model["clauses"]
+    columns, live = _feature_columns(local, run, left, right, known,
+                                     lambda found: _may_reach(found, floor, pointwise))  # fmt: skip
+    scores = _link_scores(columns, live, pointwise)  # -inf: below the floor whatever the wording
     # Each clause's candidates by falling score, ties in the order chosen (a stable sort).
     ranked = np.lexsort((np.arange(len(left)), -scores, left))
     if top is not None or floor is not None:
         ranked = ranked[_kept(left[ranked], scores[ranked], top, floor)]
+    return _per_local(left, right, ranked, scores, columns, len(chosen))
+
+
+def _per_local(left, right, ranked, scores, columns: dict, count: int) -> list[list[Candidate]]:
+    """The pairs ``ranked`` (indices, each clause's together) as each local clause's
+    Candidates, in that order, with ``scores``."""
     rows = zip(left[ranked].tolist(), right[ranked].tolist(), scores[ranked].tolist(),
                *(column[ranked].tolist() for column in columns.values()), strict=True)  # fmt: skip
     candidates = [
@@ -296,10 +367,110 @@ def rank_prepared(
         for i, j, score, cos, ov, al, both, rel, od, lex in rows
     ]  # fmt: skip
     per_local, at = [], 0
-    for count in np.bincount(left[ranked], minlength=len(chosen)).tolist():
-        per_local.append(candidates[at : at + count])
-        at += count
+    for found in np.bincount(left[ranked], minlength=count).tolist():
+        per_local.append(candidates[at : at + found])
+        at += found
     return per_local
+
+
+class _Groups:
+    """The pairs of a run (local clause left[p], source clause right[p]) gathered by local
+    unit and source group: ``of`` each pair's group, ``first`` each group's first pair (the
+    order the candidates were chosen in), ``unit`` each group's local unit."""
+
+    of: np.ndarray
+    first: np.ndarray
+    unit: np.ndarray
+    units: int
+
+    def __init__(self, left, right, units: np.ndarray, groups: np.ndarray):
+        keys = units[left] * (int(groups.max(initial=0)) + 1) + groups[right]
+        _, self.first, self.of = np.unique(keys, return_index=True, return_inverse=True)
+        self.of = self.of.reshape(-1)
+        self.unit = units[left][self.first]
+        self.units = int(units.max(initial=0)) + 1
+
+    def best(self, values: np.ndarray) -> np.ndarray:
+        """The best (largest) of ``values`` over each group's pairs."""
+        found = np.full(len(self.first), -np.inf)
+        np.maximum.at(found, self.of, values)
+        return found
+
+    def leaders(self, rank: np.ndarray) -> np.ndarray:
+        """Each unit's first group (falling ``rank``, then the first chosen); -1 for none."""
+        order = np.lexsort((self.first, -rank, self.unit))
+        lead = np.full(self.units, -1)
+        starts = np.r_[True, self.unit[order][1:] != self.unit[order][:-1]]
+        lead[self.unit[order][starts]] = order[starts]
+        return lead
+
+
+def _rank_articles(
+    local: Prepared,
+    run: SourceRun,
+    left,
+    right,
+    grouped: _Groups,
+    known: dict,
+    top: int | None,
+    floor: float | None,
+    model: dict,
+) -> list[list[Candidate]]:
+    """The article ranking: a local unit's (its article, or the clause alone) candidate pairs
+    gathered by source group (the national article the source lies in, or the source alone),
+    a group's evidence the best of each feature over its pairs. Groups rank by the listwise
+    weights; the pointwise model scores them. A clause's candidates are its best pair (by the
+    listwise weights over the pair's features) in each group its unit has, in the unit's
+    order, each scored by its group; with ``floor``, none in a unit whose first group scores
+    below it ("none"), and no group scoring below it; with ``top``, the first ``top`` left."""
+    columns, live = _feature_columns(
+        local, run, left, right, known, lambda found: _units_may_reach(found, grouped, floor, model)
+    )
+    best = {name: grouped.best(columns[name]) for name in FEATURES}
+    rank = _weighted(model["rank_weights"], best)
+    points = _link_scores(best, live[grouped.first], model)  # a unit's groups: all live or none
+    pair_rank = _weighted(model["rank_weights"], columns)
+    of = grouped.of
+    ordered = np.lexsort((np.arange(len(left)), -pair_rank, grouped.first[of], -rank[of], left))
+    pair_left, pair_of = left[ordered], of[ordered]
+    starts = np.r_[True, (pair_left[1:] != pair_left[:-1]) | (pair_of[1:] != pair_of[:-1])]
+    ranked = ordered[starts]  # each clause's best pair of each group, the groups in rank order
+    scores = points[of]
+    if floor is not None:
+        lead = grouped.leaders(rank)
+        said = points[np.maximum(lead, 0)] >= floor
+        ranked = ranked[said[grouped.unit[of[ranked]]] & (scores[ranked] >= floor)]
+    if top is not None:
+        ranked = ranked[_kept(left[ranked], scores[ranked], top, None)]
+    return _per_local(left, right, ranked, scores, columns, len(local.keys))
+
+
+def _weighted(weights: dict[str, float], columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The sum of weight × column, feature by feature in FEATURES' order."""
+    total = np.zeros(len(columns["cosine"]))
+    for k, name in enumerate(FEATURES):
+        term = weights.get(name, 0.0) * columns[name]
+        total = term if k == 0 else total + term
+    return total
+
+
+def _units_may_reach(known: dict[str, np.ndarray], grouped: _Groups, floor, model) -> np.ndarray:
+    """Which pairs lie in a local unit where some group could score ``floor`` or more
+    whatever its pairs' wording (a group's overlap and alignment, the best of its pairs', lie
+    in [0, 1]): by the pointwise model's log-odds of each group with the best of its pairs'
+    ``known`` features. In any other unit every group scores below ``floor``, the first
+    too: the unit says "none" whatever the ranking, so its pairs need no alignment."""
+    count = len(known["cosine"])
+    if floor is None or not 0 < floor < 1:
+        return np.ones(count, bool)
+    best = {name: grouped.best(values) for name, values in known.items()}
+    weights = model["weights"]
+    z = model["bias"] + sum(max(weights.get(f, 0.0), 0.0) for f in FEATURES if f not in known)
+    z = z + sum(weights.get(name, 0.0) * values for name, values in best.items())
+    reach = z >= math.log(floor / (1 - floor)) - REACH_MARGIN
+    unit_live = np.zeros(grouped.units, bool)
+    unit_live[grouped.unit[reach]] = True
+    return unit_live[grouped.unit[grouped.of]]
 
 
 def _closest(cosine: np.ndarray, k: int) -> np.ndarray:
@@ -331,17 +502,18 @@ def _kept(left: np.ndarray, scores: np.ndarray, top: int | None, floor: float | 
     return keep
 
 
-def _feature_columns(local: Prepared, run: SourceRun, left, right, known: dict, floor):
+def _feature_columns(local: Prepared, run: SourceRun, left, right, known: dict, reach):
     """Each pair's features (local clause left[p], source clause right[p]) in the order
     ``candidates`` lists them, from the ``known`` cosine, relation and order, with which pairs
-    may reach ``floor`` (the others' wording is left at 0, not aligned). ``lexical``: BM25
-    over the best of the local clause's candidates (0 when none shares a word)."""
+    ``reach`` says may be stored (the others' wording is left at 0, not aligned); ``reach``
+    reads the known features and ``lexical``: BM25 over the best of the local clause's
+    candidates (0 when none shares a word)."""
     bm25 = run.lexical(local, left, right)
     best = np.zeros(len(local.keys))
     np.maximum.at(best, left, bm25)
     best = best[left]
     lexical = np.where(best > 0, bm25 / np.where(best > 0, best, 1.0), 0.0)
-    live = _may_reach(known | {"lexical": lexical}, floor)
+    live = reach(known | {"lexical": lexical})
     aligned, shared = np.zeros(len(left), np.int64), np.zeros(len(left), np.int64)
     aligned[live], shared[live] = run.wording(local, left[live], right[live])
     wording = _wording_columns(local, run, left, right, aligned, shared)
@@ -349,13 +521,14 @@ def _feature_columns(local: Prepared, run: SourceRun, left, right, known: dict, 
             "order": known["order"], "lexical": lexical}, live  # fmt: skip
 
 
-def _may_reach(known: dict[str, np.ndarray], floor: float | None) -> np.ndarray:
+def _may_reach(known: dict[str, np.ndarray], floor: float | None, model: dict | None = None):
     """Which pairs could score ``floor`` or more whatever their wording (overlap and
-    alignment lie in [0, 1]), by the model's log-odds with the others' features ``known``."""
+    alignment lie in [0, 1]), by the pointwise ``model``'s log-odds (the clause model by
+    default) with the others' features ``known``."""
     count = len(known["cosine"])
     if floor is None or not 0 < floor < 1:
         return np.ones(count, bool)
-    model = link_model()
+    model = model or link_model()["clauses"]
     weights = model["weights"]
     z = model["bias"] + sum(max(weights.get(f, 0.0), 0.0) for f in FEATURES if f not in known)
     z = z + sum(weights.get(name, 0.0) * values for name, values in known.items())
@@ -375,14 +548,10 @@ def _wording_columns(local: Prepared, run: SourceRun, left, right, aligned, shar
             "aligned_both": aligned / (MATCH * longer)}  # fmt: skip
 
 
-def _link_scores(columns: dict[str, np.ndarray], live: np.ndarray) -> np.ndarray:
-    """``link_score`` of each ``live`` pair: the same sum, feature by feature in FEATURES'
-    order, and the same ``math.exp``; -inf for the others."""
-    model = link_model()
-    total = np.zeros(len(columns["cosine"]))
-    for k, name in enumerate(FEATURES):
-        term = model["weights"].get(name, 0.0) * columns[name]
-        total = term if k == 0 else total + term
+def _link_scores(columns: dict[str, np.ndarray], live: np.ndarray, model: dict) -> np.ndarray:
+    """``link_score`` of each ``live`` row under the pointwise ``model``: the same sum,
+    feature by feature in FEATURES' order, and the same ``math.exp``; -inf for the others."""
+    total = _weighted(model["weights"], columns)
     scores = np.full(len(total), -np.inf)
     z = (model["bias"] + total)[live]
     scores[live] = [1 / (1 + math.exp(-v)) for v in z.tolist()]
@@ -518,6 +687,37 @@ def article_labels(clauses: list) -> dict[str, str]:
     return found
 
 
+def article_keys(clauses: list) -> list[str]:
+    """Per clause, the clause_id of the article (第N条) it lies in, else its own: the unit the
+    article ranking gathers pairs by."""
+    by_id = {c["clause_id"]: c for c in clauses}
+    found = []
+    for clause in clauses:
+        node = clause
+        while node is not None and node["kind"] != "article":
+            node = by_id.get(node["parent_id"])
+        found.append((node or clause)["clause_id"])
+    return found
+
+
+def _article_indices(clauses: list) -> np.ndarray:
+    """``article_keys`` numbered in the order first met."""
+    numbers: dict[str, int] = {}
+    return np.array([numbers.setdefault(k, len(numbers)) for k in article_keys(clauses)], np.int64)
+
+
+def best_by_group(candidates: list[Candidate], keys: list) -> dict:
+    """Per group (``keys``: each candidate's), in the order first met, the best of each
+    feature over its candidates: a group's evidence under the article ranking (the reference
+    ``rank_prepared`` computes it as, and what its models are fitted on)."""
+    found: dict = {}
+    for candidate, key in zip(candidates, keys, strict=True):
+        best = found.setdefault(key, {name: -math.inf for name in FEATURES})
+        for name in FEATURES:
+            best[name] = max(best[name], candidate.features[name])
+    return found
+
+
 # --- computing and storing -----------------------------------------------------------------------
 
 
@@ -536,8 +736,10 @@ class Linker:
     One Linker per change: it keeps documents and centroids as it first reads them; what it
     reads of a document for linking stays kept for the KB across changes (``_kept_measures``)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, model: dict | None = None):
+        """``model``: the link model (format 2) to link with, ``link_model()`` by default."""
         self.store = store
+        self.model = model or link_model()
         self.documents = {d["doc_id"]: d for d in store.document_rows()}
         self.centroids = store.doc_vectors()
         self._higher: dict[tuple, set[str]] = {}  # (level rank, province) → documents above
@@ -774,8 +976,14 @@ class Linker:
             prepared_sources.append(ready)
         if not local or not sources:
             return local, sources, [[] for _ in local]
+        units = groups = None
+        if self.model["ranking"] == "articles":
+            groups = _article_indices(sources)
+            if self.model["articles"].get("local_unit") == "article":
+                units = _article_indices(local)
         ranked = rank_prepared(local_prepared, local_vectors, prepared_sources,
-                               np.vstack(vectors), weights, top, floor)  # fmt: skip
+                               np.vstack(vectors), weights, top, floor, self.model, units,
+                               groups)  # fmt: skip
         return local, sources, ranked
 
     def _measures_of(self, doc_id: str) -> tuple[list, np.ndarray, Prepared]:
@@ -817,7 +1025,7 @@ class Linker:
                 self._measured.popitem(last=False)
 
     def _clause_link_rows(self, doc, links: list[DocumentLink]) -> list[tuple]:
-        threshold = link_model()["threshold"]
+        threshold = deciding(self.model)[1]
         local, sources, ranked = self.candidates(doc, links, SOURCES_KEPT, threshold)
         rows = []
         for clause, candidates in zip(local, ranked, strict=True):

@@ -1,13 +1,14 @@
-"""Relinking: the fast candidate path against the per-pair reference on real documents, a
-revised source document relinking every document that draws on it, and documents prepared
-for linking kept by content across changes (never served stale); the shortcuts of the write
-path (partial sort, pairs that cannot be stored, batched reads, documents kept per KB) against
-what they stand for."""
+"""Relinking: the fast candidate path against the per-pair reference on real documents (the
+clause ranking and the article ranking), a revised source document relinking every document
+that draws on it, and documents prepared for linking kept by content across changes (never
+served stale); the shortcuts of the write path (partial sort, pairs that cannot be stored,
+batched reads, documents kept per KB) against what they stand for."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -16,9 +17,35 @@ from index import link_evidence
 from index import links as links_module
 from index.alignment import bigram_codes, pair_wording, smith_waterman
 from index.kb import KnowledgeBase
-from index.links import Candidate, Lexicon, Linker, link_score, pair_features
+from index.links import (
+    Candidate,
+    Lexicon,
+    Linker,
+    article_keys,
+    best_by_group,
+    link_model,
+    link_score,
+    pair_features,
+    rank_score,
+)
 from tests.conftest import SEEDS, shared
 from tests.fake_encoder import FakeEncoder
+from training.link_model import clause_ranking
+
+# The shipped model deciding by clause pairs, and an article ranking (weights of the order
+# evals.lawref_links fits: lexical and overlap rank most), per local article or per clause.
+CLAUSES = clause_ranking(link_model())
+RANKS = {"cosine": 0.4, "overlap": 2.4, "alignment": 1.2, "relation": 1.2, "order": 1.6,
+         "lexical": 4.0}  # fmt: skip
+POINTS = {"cosine": 0.2, "overlap": 0.9, "alignment": 0.9, "relation": 1.6, "order": 1.3,
+          "lexical": 1.5}  # fmt: skip
+ARTICLES = {
+    "format": 2, "ranking": "articles", "clauses": CLAUSES["clauses"],
+    "articles": {"local_unit": "article", "rank_weights": RANKS, "weights": POINTS,
+                 "bias": -3.2, "threshold": 0.72},
+}  # fmt: skip
+PER_CLAUSE = {**ARTICLES, "articles": {**ARTICLES["articles"], "local_unit": "clause"}}
+MODELS = {"clauses": CLAUSES, "articles": ARTICLES, "articles-per-clause": PER_CLAUSE}
 
 NATIONAL = "323ee34b1f8e"  # 职业教育产教融合赋能提升行动实施方案 (000)
 SHAOXING = "4a5ddbd56c23"  # 003: draws on 000 as a nearest document only, citing it not
@@ -110,12 +137,9 @@ def test_candidates_equal_the_per_pair_reference(pairs_kb):
     """Every local document's candidates, features, scores and order, on the seeds and on
     Beijing's 实施办法 of two national laws: the fast path (stored words, one alignment
     call per clause, cached sources) against the reference."""
-    linker = Linker(pairs_kb.store)
+    linker = Linker(pairs_kb.store, CLAUSES)
     compared = kept = 0
-    for doc_id, doc in linker.documents.items():
-        if doc["level"] == "national":
-            continue
-        links = linker.stored_links(doc_id)
+    for doc_id, doc, links in _local_documents(linker):
         local, sources, ranked = linker.candidates(doc, links)
         vectors = [linker._measures_of(d)[1] for d in linker.source_documents(doc, links)]
         weights = [w for d, w in linker.source_documents(doc, links).items()
@@ -130,7 +154,7 @@ def test_candidates_equal_the_per_pair_reference(pairs_kb):
                 assert list(a.features.items()) == list(b.features.items())  # same floats
                 assert a.score == b.score
         # What is stored: the first SOURCES_KEPT over the threshold, the rest never made.
-        threshold = links_module.link_model()["threshold"]
+        threshold = CLAUSES["clauses"]["threshold"]
         stored = linker.candidates(doc, links, links_module.SOURCES_KEPT, threshold)[2]
         for found, wanted in zip(stored, expected, strict=True):
             wanted = [c for c in wanted if c.score >= threshold][: links_module.SOURCES_KEPT]
@@ -143,10 +167,147 @@ def test_candidates_equal_the_per_pair_reference(pairs_kb):
     assert 0 < kept < compared
 
 
-def test_a_revised_source_relinks_every_document_that_draws_on_it(tmp_path, monkeypatch):
+def _article_reference(store, doc, links, model):
+    """The article ranking one local unit at a time, from every pair the clause ranking
+    makes (nothing pruned): per local clause, (source group, the group's listwise score, its
+    pointwise score, the listwise score of the clause's best pair in it, that pair) by
+    falling group score, and the pointwise score of its unit's first group (None: no pairs)."""
+    local, sources, ranked = Linker(store, CLAUSES).candidates(doc, links)
+    part, keys = model["articles"], article_keys(sources)
+    units = (
+        article_keys(local) if part["local_unit"] == "article" else [c["clause_id"] for c in local]
+    )
+    pairs: dict[str, list[Candidate]] = {}
+    for unit, found in zip(units, ranked, strict=True):
+        pairs.setdefault(unit, []).extend(found)
+    per_local = []
+    for i, unit in enumerate(units):
+        groups = best_by_group(pairs[unit], [keys[c.source] for c in pairs[unit]])
+        order = sorted(groups, key=lambda g: -rank_score(groups[g], part))
+        first = link_score(groups[order[0]], part) if order else None
+        rows = []
+        for g in order:
+            mine = [c for c in ranked[i] if keys[c.source] == g]
+            if mine:
+                best = max(mine, key=lambda c: rank_score(c.features, part))
+                rows.append((g, rank_score(groups[g], part), link_score(groups[g], part),
+                             rank_score(best.features, part), best))  # fmt: skip
+        per_local.append((rows, first))
+    return keys, per_local
+
+
+def _local_documents(linker: Linker):
+    """Each local document the linker knows, with its stored document links."""
+    for doc_id, doc in linker.documents.items():
+        if doc["level"] != "national":
+            yield doc_id, doc, linker.stored_links(doc_id)
+
+
+class AlignedPairs:
+    """Counts the pairs ``SourceRun.wording`` aligns while ``counting`` is on."""
+
+    def __init__(self):
+        self.pairs = 0
+
+    @contextmanager
+    def counting(self, monkeypatch):
+        wording = link_evidence.SourceRun.wording
+
+        def counted(run, local, left, right):
+            self.pairs += len(left)
+            return wording(run, local, left, right)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(link_evidence.SourceRun, "wording", counted)
+            yield
+
+
+def _as_rows(found, keys, reference_rows, part):
+    """The product's candidates of one clause in the reference's terms (ties in any order)."""
+    scores = {g: r for g, r, *_ in reference_rows}
+    return [(keys[c.source], scores[keys[c.source]], c.score, rank_score(c.features, part))
+            for c in found]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["articles", "articles-per-clause"])
+def test_article_candidates_equal_the_group_reference(pairs_kb, monkeypatch, name):
+    """The article ranking's fast path (groups gathered in numpy, pairs of units that cannot
+    reach the threshold left unaligned) against the reference over every pair: the same
+    groups in the same order with the same scores and best pairs, and what is stored is the
+    reference's first SOURCES_KEPT over the threshold of units whose first group clears it.
+    So the bound of ``_units_may_reach`` never prunes a pair that would have been linked;
+    and it does prune (fewer pairs aligned than made)."""
+    model = MODELS[name]
+    part, threshold = model["articles"], model["articles"]["threshold"]
+    linker = Linker(pairs_kb.store, model)
+    made = stored_count = said_none = 0
+    aligned = AlignedPairs()
+    for doc_id, doc, links in _local_documents(linker):
+        keys, expected = _article_reference(pairs_kb.store, doc, links, model)
+        ranked = linker.candidates(doc, links)[2]
+        for found, (rows, _) in zip(ranked, expected, strict=True):
+            wanted = [(g, r, p, pr) for g, r, p, pr, _ in rows]
+            assert _as_rows(found, keys, rows, part) == wanted, doc_id
+            best = {g: c for g, *_, c in rows}
+            for c in found:  # the same pair features, float for float
+                assert rank_score(c.features, part) == rank_score(best[keys[c.source]].features,
+                                                                  part)  # fmt: skip
+        with aligned.counting(monkeypatch):
+            stored = linker.candidates(doc, links, links_module.SOURCES_KEPT, threshold)[2]
+        for found, (rows, first) in zip(stored, expected, strict=True):
+            kept = [] if first is None or first < threshold else [
+                (g, r, p, pr) for g, r, p, pr, _ in rows if p >= threshold
+            ][: links_module.SOURCES_KEPT]  # fmt: skip
+            assert _as_rows(found, keys, rows, part) == kept, doc_id
+            stored_count += bool(kept)
+            said_none += first is not None and first < threshold
+        made += sum(len(r) for r in Linker(pairs_kb.store, CLAUSES).candidates(doc, links)[2])
+    assert stored_count and said_none  # both decisions occur
+    assert 0 < aligned.pairs < made  # units that cannot link are not aligned
+
+
+def test_the_article_bound_holds_for_every_unit(pairs_kb):
+    """``_units_may_reach`` is an upper bound: a unit it rules out has no group scoring the
+    threshold once every pair is aligned (checked on every local unit of the pairs)."""
+    part = ARTICLES["articles"]
+    threshold = part["threshold"]
+    linker = Linker(pairs_kb.store, CLAUSES)
+    ruled_out = live = 0
+    for doc_id, doc, links in _local_documents(linker):
+        local, sources, ranked = linker.candidates(doc, links)
+        keys, units = article_keys(sources), article_keys(local)
+        pairs: dict[str, list[Candidate]] = {}
+        for unit, found in zip(units, ranked, strict=True):
+            pairs.setdefault(unit, []).extend(found)
+        for found in pairs.values():
+            if not found:
+                continue
+            named = list(dict.fromkeys(keys[c.source] for c in found))  # the unit's groups
+            left = np.zeros(len(found), np.int64)  # one unit
+            right = np.array([named.index(keys[c.source]) for c in found], np.int64)
+            grouped = links_module._Groups(left, right, np.zeros(1, np.int64),
+                                           np.arange(len(named)))  # fmt: skip
+            known = {f: np.array([c.features[f] for c in found])
+                     for f in ("cosine", "relation", "order", "lexical")}  # fmt: skip
+            reach = links_module._units_may_reach(known, grouped, threshold, part)
+            groups = best_by_group(found, [keys[c.source] for c in found])
+            best = max(link_score(g, part) for g in groups.values())
+            if not reach.any():
+                assert best < threshold, doc_id
+                ruled_out += 1
+            else:
+                live += 1
+    assert ruled_out and live
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_revised_source_relinks_every_document_that_draws_on_it(tmp_path, monkeypatch, name):
     """The national plan's text changes, its title not (the same document): Shaoxing's plan,
     whose sources hold it as a nearest document though it does not cite it, is relinked with
-    Chongqing's, and the links equal those of the revised files ingested in one batch."""
+    Chongqing's, and the links equal those of the revised files ingested in one batch (under
+    either ranking)."""
+    monkeypatch.setattr(links_module, "link_model", lambda: MODELS[name])
+    link_evidence.forget()  # another run of this test prepared the revised plan already
     relinked: list[str] = []
     replace = links_module.Store.replace_clause_links
     monkeypatch.setattr(links_module.Store, "replace_clause_links",
@@ -270,34 +431,24 @@ def test_pairs_that_cannot_be_stored_are_not_aligned(pairs_kb, monkeypatch):
     """``_may_reach`` bounds the score: every candidate of every local document that scores
     the threshold keeps its place, some never could (they are left unaligned when only what
     is stored is asked for)."""
-    threshold = links_module.link_model()["threshold"]
-    linker = Linker(pairs_kb.store)
-    reached = left_out = aligned = pairs = 0
-    wording = link_evidence.SourceRun.wording
-
-    def counted(run, local, left, right):
-        nonlocal aligned
-        aligned += len(left)
-        return wording(run, local, left, right)
-
-    for doc_id, doc in linker.documents.items():
-        if doc["level"] == "national":
-            continue
-        links = linker.stored_links(doc_id)
+    threshold = CLAUSES["clauses"]["threshold"]
+    linker = Linker(pairs_kb.store, CLAUSES)
+    reached = left_out = pairs = 0
+    aligned = AlignedPairs()
+    for doc_id, doc, links in _local_documents(linker):
         for candidates in linker.candidates(doc, links)[2]:
             for c in candidates:
                 known = {f: np.array([c.features[f]]) for f in ("cosine", "relation", "order")}
                 known["lexical"] = np.array([c.features["lexical"]])
-                live = bool(links_module._may_reach(known, threshold)[0])
+                live = bool(links_module._may_reach(known, threshold, CLAUSES["clauses"])[0])
                 assert live or c.score < threshold, (doc_id, c)
                 reached += c.score >= threshold
                 left_out += not live
                 pairs += 1
-        with monkeypatch.context() as patched:
-            patched.setattr(link_evidence.SourceRun, "wording", counted)
+        with aligned.counting(monkeypatch):
             linker.candidates(doc, links, links_module.SOURCES_KEPT, threshold)
     assert reached and left_out
-    assert aligned == pairs - left_out
+    assert aligned.pairs == pairs - left_out
 
 
 def test_batched_reads_equal_one_document_reads(pairs_kb):
@@ -313,9 +464,11 @@ def test_batched_reads_equal_one_document_reads(pairs_kb):
         assert matrix.dtype == vectors.dtype and matrix.tobytes() == vectors.tobytes()
 
 
-def test_relinks_in_groups_give_the_same_rows(pairs_kb, monkeypatch):
+@pytest.mark.parametrize("name", ["clauses", "articles"])
+def test_relinks_in_groups_give_the_same_rows(pairs_kb, monkeypatch, name):
     """Documents relinked in groups read in batches, with fewer kept than a group needs (so
     some are read again one by one), get the rows of documents linked one at a time."""
+    monkeypatch.setattr(links_module, "link_model", lambda: MODELS[name])
     linker = Linker(pairs_kb.store)
     local = sorted(d for d, doc in linker.documents.items() if doc["level"] != "national")
     expected = {d: linker._clause_link_rows(linker.documents[d], linker.stored_links(d))
