@@ -115,11 +115,13 @@ eval: setup model system
 # The link model (index/data/link_model.json, format 2), fitted on the 204 lawref articles
 # (the KB above, ingested if needed): the clause model and the article ranking (listwise
 # ranker, pointwise "none" model and its threshold). LINK_RANKING says which one links
-# (clauses: shipped; articles: docs/benchmarks.md, "The article ranking in the product").
+# (clauses: shipped; articles: docs/benchmarks.md, "The article ranking in the product");
+# LINK_GATE (none, clauses or fitted) gates each clause of a linked article.
 LINK_RANKING ?= clauses
+LINK_GATE ?= none
 link-model: setup model
 	$(PY) -m evals.lawref_links --kb $(LAWREF_LINKS_KB) --fit --ranking $(LINK_RANKING) \
-		--local-unit article
+		--local-unit article --gate $(LINK_GATE)
 
 # STARD (docs/stard.md): lay legal questions over lawrefbook's national files (outside DLC/),
 # ingested into .kb/stard/kb (incremental: unchanged files are skipped, vectors are cached);

@@ -21,6 +21,11 @@ are grouped by national article (a source clause outside any article alone), eac
 evidence the best of each feature; the listwise model's first group is the source when the
 pointwise model scores it over the threshold, else "none" (``--local-unit clause``: each
 clause ranks its own groups, and the article's source is the given first group scoring most).
+``--gate clauses`` adds a clause-level gate to the article ranking, fitted on the same
+articles (each fold's train provinces): a group is given only when one of its pairs clears
+the clause model's own threshold under the clause model (``--gate fitted``: at a gate
+threshold fitted with the article threshold), as the KB then stores it: a clause of a linked
+article links into the group only when its own pairs there clear the gate.
 ``--fit`` writes both models, with ``--ranking`` the one that decides.
 """
 
@@ -42,6 +47,7 @@ from training.link_model import (
     clause_ranking,
     fit,
     fit_articles,
+    fit_gate,
     format_metrics,
     grouped,
     save_model,
@@ -144,6 +150,7 @@ class Ranking:
 
     name: str = "articles"  # clauses | articles
     local_unit: str = "article"  # article | clause (the article ranking's)
+    gate: str = "none"  # the article ranking's clause-level gate: none | clauses | fitted
 
     def measure(self, examples: list[Example], model: dict) -> Tally:
         """The counts of ``examples`` under ``model`` (the part of a format 2 model)."""
@@ -152,9 +159,13 @@ class Ranking:
         return tally_articles([grouped(ex, self.local_unit) for ex in examples], model)
 
     def fit(self, examples: list[Example]) -> dict:
+        """The deciding part fitted on ``examples`` (a gate, the clause model, on them too)."""
         if self.name == "clauses":
             return fit(examples)
-        return fit_articles([grouped(ex, self.local_unit) for ex in examples], self.local_unit)
+        groups = [grouped(ex, self.local_unit) for ex in examples]
+        gate = fit(examples) if self.gate != "none" else None
+        model = fit_articles(groups, self.local_unit, gate)
+        return fit_gate(groups, model) if self.gate == "fitted" else model
 
 
 def leave_one_out(examples: list[Example], ranking: Ranking = Ranking("clauses")):
@@ -182,6 +193,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="the ranking measured (and written by --fit); default: the "
                         "shipped model's")  # fmt: skip
     parser.add_argument(
+        "--gate",
+        choices=("none", "clauses", "fitted"),
+        default=None,
+        help="the article ranking's clause-level gate (a clause of a linked article links "
+        "only when its own pairs clear it): the clause model at its threshold, or at one "
+        "fitted with the article threshold; default: the shipped one's (none without)",
+    )
+    parser.add_argument(
         "--local-unit",
         choices=("article", "clause"),
         default=None,
@@ -196,16 +215,18 @@ def main(argv: list[str] | None = None) -> None:
           f"{len({g.province for g in gold})} provinces")  # fmt: skip
     model = link_model()
     unit = args.local_unit or model.get("articles", {}).get("local_unit", "article")
-    ranking = Ranking(args.ranking or model["ranking"], unit)
+    gate = args.gate or model.get("articles", {}).get("gate_fit", "none")
+    ranking = Ranking(args.ranking or model["ranking"], unit, gate)
     if args.fit:
-        fitted = {
-            "clauses": fit(examples),
-            "articles": fit_articles([grouped(ex, unit) for ex in examples], unit),
-        }
+        articles = Ranking("articles", unit, gate).fit(examples)
+        if gate != "none":
+            articles["gate_fit"] = gate  # read back as the default --gate
+        fitted = {"clauses": fit(examples), "articles": articles}
+        command = f"python -m evals.lawref_links --fit --ranking {ranking.name} --local-unit {unit}"
         model = save_model({"ranking": ranking.name, **fitted},
-                           f"python -m evals.lawref_links --fit --ranking {ranking.name} "
-                           f"--local-unit {unit}")  # fmt: skip
-    print(f"ranking: {ranking.name}" + (f", local unit: {unit}" * (ranking.name == "articles")))
+                           command + f" --gate {gate}" * (gate != "none"))  # fmt: skip
+    print(f"ranking: {ranking.name}" + (f", local unit: {unit}, gate: {gate}"
+                                        * (ranking.name == "articles")))  # fmt: skip
     print("| labelled local articles | top-1 P | top-1 R | none P | none R |")
     print("|---|---|---|---|---|")
     if ranking.name in model:

@@ -29,7 +29,9 @@ How the evidence decides (``ranking`` in index/data/link_model.json, format 2):
   source clause in no article alone), each group's evidence the best of each feature over its
   pairs. A listwise (softmax) model ranks the groups, a pointwise logistic model scores them,
   and the unit says "none" when its first group scores below the threshold. Links stay
-  clause to clause: each clause's source in a group is its best pair there.
+  clause to clause: each clause's source in a group is its best pair there; with a ``gate``
+  (a clause-level pointwise model), only when one of the clause's pairs into the group
+  clears the gate's own threshold.
 
 The weights and the "none" threshold are fitted on labelled pairs (training.link_model) and
 kept in index/data/link_model.json. The wording evidence of a run's pairs comes from documents
@@ -422,7 +424,9 @@ def _rank_articles(
     weights; the pointwise model scores them. A clause's candidates are its best pair (by the
     listwise weights over the pair's features) in each group its unit has, in the unit's
     order, each scored by its group; with ``floor``, none in a unit whose first group scores
-    below it ("none"), and no group scoring below it; with ``top``, the first ``top`` left."""
+    below it ("none"), no group scoring below it, and with the model's ``gate`` no group the
+    clause's own pairs there all score below the gate's threshold (``_gated``); with ``top``,
+    the first ``top`` left."""
     columns, live = _feature_columns(
         local, run, left, right, known, lambda found: _units_may_reach(found, grouped, floor, model)
     )
@@ -439,10 +443,25 @@ def _rank_articles(
     if floor is not None:
         lead = grouped.leaders(rank)
         said = points[np.maximum(lead, 0)] >= floor
-        ranked = ranked[said[grouped.unit[of[ranked]]] & (scores[ranked] >= floor)]
+        keep = said[grouped.unit[of[ranked]]] & (scores[ranked] >= floor)
+        if "gate" in model:
+            keep &= _gated(left, grouped, columns, live, model["gate"])[ranked]
+        ranked = ranked[keep]
     if top is not None:
         ranked = ranked[_kept(left[ranked], scores[ranked], top, None)]
     return _per_local(left, right, ranked, scores, columns, len(local.keys))
+
+
+def _gated(left, grouped: _Groups, columns: dict, live: np.ndarray, gate: dict) -> np.ndarray:
+    """Which pairs' clause has a pair into their group that the clause-level ``gate`` (a
+    pointwise model: weights, bias, threshold) scores at its threshold or more: a clause of a
+    linked article links there only when its own wording carries the article's source."""
+    scores = _link_scores(columns, live, gate)  # -inf off the live units: never stored
+    _, of = np.unique(left * len(grouped.first) + grouped.of, return_inverse=True)
+    of = of.reshape(-1)
+    best = np.full(int(of.max(initial=-1)) + 1, -np.inf)
+    np.maximum.at(best, of, scores)
+    return best[of] >= gate["threshold"]
 
 
 def _weighted(weights: dict[str, float], columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -95,3 +95,39 @@ def test_the_article_fit_ranks_and_thresholds():
         {"top1_precision": 1.0, "top1_recall": 1.0, "none_precision": 1.0, "none_recall": 1.0}
     )
     assert set(model) == {"local_unit", "rank_weights", "weights", "bias", "threshold"}
+
+
+def _gated(cosine: float, lexical: float, pair_overlaps: list[float]) -> tuple[dict, list]:
+    """A group's evidence and its pairs' (each pair's overlap as given)."""
+    return _features(cosine, lexical), [_features(cosine, lexical) | {"overlap": o}
+                                        for o in pair_overlaps]  # fmt: skip
+
+
+def test_a_gate_keeps_an_article_off_a_group_no_pair_of_its_own_clears():
+    """With a clause-level gate (here: a pair's overlap over 0.5), a group is given only when
+    one of its pairs clears the gate; the next given group stands in, else "none"."""
+    model = {"rank_weights": {"lexical": 1.0}, "weights": {"cosine": 10.0}, "bias": -5.0,
+             "threshold": 0.5,
+             "gate": {"weights": {"overlap": 10.0}, "bias": -5.0, "threshold": 0.5}}  # fmt: skip
+
+    def example(groups, positive, sourced):
+        features, pairs = zip(*groups, strict=True)
+        return GroupExample("x", [list(range(len(groups)))], list(features), positive,
+                            sourced, list(pairs))  # fmt: skip
+
+    examples = [
+        # the first (right) has no pair over the gate: the second (wrong) is given
+        example([_gated(0.6, 1.0, [0.2]), _gated(0.9, 0.2, [0.9])], [True, False], 1),
+        # the only group clears the threshold, not the gate: "none", rightly
+        example([_gated(0.6, 1.0, [0.1])], [False], 0),
+        # one pair of two clears the gate: given, right
+        example([_gated(0.6, 1.0, [0.1, 0.8])], [True], 1),
+    ]
+    assert tally_articles(examples, model) == Tally(
+        given=2, right=1, sourced=2, none_said=1, none_right=1, none_labelled=1
+    )
+    ungated = {k: v for k, v in model.items() if k != "gate"}
+    assert tally_articles(examples, ungated) == Tally(given=3, right=2, sourced=2,
+                                                      none_labelled=1)  # fmt: skip
+    fitted = fit_articles(examples * 4, gate=model["gate"])
+    assert fitted["gate"] == model["gate"]

@@ -6,6 +6,7 @@ batched reads, documents kept per KB) against what they stand for."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from contextlib import contextmanager
@@ -45,7 +46,10 @@ ARTICLES = {
                  "bias": -3.2, "threshold": 0.72},
 }  # fmt: skip
 PER_CLAUSE = {**ARTICLES, "articles": {**ARTICLES["articles"], "local_unit": "clause"}}
-MODELS = {"clauses": CLAUSES, "articles": ARTICLES, "articles-per-clause": PER_CLAUSE}
+# The article ranking with a clause-level gate: the clause model at its own threshold.
+GATED = {**ARTICLES, "articles": {**ARTICLES["articles"], "gate": CLAUSES["clauses"]}}
+MODELS = {"clauses": CLAUSES, "articles": ARTICLES, "articles-per-clause": PER_CLAUSE,
+          "articles-gated": GATED}  # fmt: skip
 
 NATIONAL = "323ee34b1f8e"  # 职业教育产教融合赋能提升行动实施方案 (000)
 SHAOXING = "4a5ddbd56c23"  # 003: draws on 000 as a nearest document only, citing it not
@@ -170,10 +174,12 @@ def test_candidates_equal_the_per_pair_reference(pairs_kb):
 def _article_reference(store, doc, links, model):
     """The article ranking one local unit at a time, from every pair the clause ranking
     makes (nothing pruned): per local clause, (source group, the group's listwise score, its
-    pointwise score, the listwise score of the clause's best pair in it, that pair) by
-    falling group score, and the pointwise score of its unit's first group (None: no pairs)."""
+    pointwise score, the listwise score of the clause's best pair in it, the best score of
+    the clause's pairs in it under the model's gate (inf without one), that pair) by falling
+    group score, and the pointwise score of its unit's first group (None: no pairs)."""
     local, sources, ranked = Linker(store, CLAUSES).candidates(doc, links)
     part, keys = model["articles"], article_keys(sources)
+    gate = part.get("gate")
     units = (
         article_keys(local) if part["local_unit"] == "article" else [c["clause_id"] for c in local]
     )
@@ -190,8 +196,10 @@ def _article_reference(store, doc, links, model):
             mine = [c for c in ranked[i] if keys[c.source] == g]
             if mine:
                 best = max(mine, key=lambda c: rank_score(c.features, part))
+                gated = math.inf if gate is None else max(link_score(c.features, gate)
+                                                          for c in mine)  # fmt: skip
                 rows.append((g, rank_score(groups[g], part), link_score(groups[g], part),
-                             rank_score(best.features, part), best))  # fmt: skip
+                             rank_score(best.features, part), gated, best))  # fmt: skip
         per_local.append((rows, first))
     return keys, per_local
 
@@ -229,24 +237,27 @@ def _as_rows(found, keys, reference_rows, part):
             for c in found]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["articles", "articles-per-clause"])
+@pytest.mark.parametrize("name", ["articles", "articles-per-clause", "articles-gated"])
 def test_article_candidates_equal_the_group_reference(pairs_kb, monkeypatch, name):
     """The article ranking's fast path (groups gathered in numpy, pairs of units that cannot
     reach the threshold left unaligned) against the reference over every pair: the same
     groups in the same order with the same scores and best pairs, and what is stored is the
-    reference's first SOURCES_KEPT over the threshold of units whose first group clears it.
-    So the bound of ``_units_may_reach`` never prunes a pair that would have been linked;
-    and it does prune (fewer pairs aligned than made)."""
+    reference's first SOURCES_KEPT over the threshold of units whose first group clears it
+    (with a gate, of the groups where one of the clause's own pairs clears the gate: it does
+    keep a clause off an article it would have linked to without it). So the bound of
+    ``_units_may_reach`` never prunes a pair that would have been linked; and it does prune
+    (fewer pairs aligned than made)."""
     model = MODELS[name]
     part, threshold = model["articles"], model["articles"]["threshold"]
     linker = Linker(pairs_kb.store, model)
-    made = stored_count = said_none = 0
+    gate = part["gate"]["threshold"] if "gate" in part else -math.inf
+    made = stored_count = said_none = gated_off = 0
     aligned = AlignedPairs()
     for doc_id, doc, links in _local_documents(linker):
         keys, expected = _article_reference(pairs_kb.store, doc, links, model)
         ranked = linker.candidates(doc, links)[2]
         for found, (rows, _) in zip(ranked, expected, strict=True):
-            wanted = [(g, r, p, pr) for g, r, p, pr, _ in rows]
+            wanted = [(g, r, p, pr) for g, r, p, pr, *_ in rows]
             assert _as_rows(found, keys, rows, part) == wanted, doc_id
             best = {g: c for g, *_, c in rows}
             for c in found:  # the same pair features, float for float
@@ -255,14 +266,17 @@ def test_article_candidates_equal_the_group_reference(pairs_kb, monkeypatch, nam
         with aligned.counting(monkeypatch):
             stored = linker.candidates(doc, links, links_module.SOURCES_KEPT, threshold)[2]
         for found, (rows, first) in zip(stored, expected, strict=True):
-            kept = [] if first is None or first < threshold else [
-                (g, r, p, pr) for g, r, p, pr, _ in rows if p >= threshold
-            ][: links_module.SOURCES_KEPT]  # fmt: skip
+            given = [] if first is None or first < threshold else [
+                row for row in rows if row[2] >= threshold
+            ]  # fmt: skip
+            kept = [r[:4] for r in given if r[4] >= gate][: links_module.SOURCES_KEPT]
             assert _as_rows(found, keys, rows, part) == kept, doc_id
+            gated_off += kept != [r[:4] for r in given][: links_module.SOURCES_KEPT]
             stored_count += bool(kept)
             said_none += first is not None and first < threshold
         made += sum(len(r) for r in Linker(pairs_kb.store, CLAUSES).candidates(doc, links)[2])
     assert stored_count and said_none  # both decisions occur
+    assert bool(gated_off) == ("gate" in part)  # the gate keeps some clauses off
     assert 0 < aligned.pairs < made  # units that cannot link are not aligned
 
 

@@ -20,13 +20,16 @@ lawref articles instead (``make link-model``: ``python -m evals.lawref_links --f
 The article ranking (index.links, ranking "articles") is fitted here too (``fit_articles``): a
 listwise softmax ranks a local unit's candidate groups (national articles), a pointwise
 logistic regression over the same group evidence scores the first, and the threshold on that
-score that gets most examples right says "none".
+score that gets most examples right says "none". With a clause-level ``gate`` (the clause
+model, its threshold its own or fitted by ``fit_gate``), a group is given only when one of
+its pairs clears the gate, as the KB then stores it (docs/benchmarks.md: not the default).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
@@ -54,6 +57,7 @@ MODEL_PATH = Path(index.__file__).parent / MODEL_FILE
 # Step of the "none" threshold search, on the fitted clauses: right and wrong first sources
 # score close together, and 0.05 steps lost half the gain of ``lexical`` (docs/benchmarks.md).
 THRESHOLD_STEP = 0.01
+GATE_STEP = 0.05  # of a fitted clause-level gate's threshold (each with the best threshold)
 LISTWISE_STEPS = 800  # gradient steps of the listwise ranking (400 and 1,600 rank alike)
 
 
@@ -76,20 +80,22 @@ class Example:
 class GroupExample:
     """An Example as the article ranking sees it: its local units (the article, or each
     clause alone), each with its candidate groups (indices into ``features``), a group's
-    evidence the best of each feature over its pairs."""
+    evidence the best of each feature over its pairs (``pairs``: their own features, which
+    a clause-level gate reads)."""
 
     doc: str
     units: list[list[int]]
     features: list[dict[str, float]]
     positive: list[bool]
     labelled_sources: int = 0
+    pairs: list[list[dict[str, float]]] = field(default_factory=list)  # each group's pairs'
 
 
 def grouped(ex: Example, local_unit: str = "article") -> GroupExample:
     """``ex``'s candidates gathered by local unit ("article": all of them one unit; "clause":
     per local clause) and source group; a group is positive when a pair of it is."""
     units: dict = {}
-    features, positive = [], []
+    features, positive, pairs_of = [], [], []
     keyed: dict = {}
     for c, right, key in zip(ex.candidates, ex.positive, ex.groups, strict=True):
         unit = 0 if local_unit == "article" else c.local
@@ -99,7 +105,9 @@ def grouped(ex: Example, local_unit: str = "article") -> GroupExample:
         best = best_by_group([c for c, _ in pairs], [0] * len(pairs))[0]
         features.append(best)
         positive.append(any(right for _, right in pairs))
-    return GroupExample(ex.doc, list(units.values()), features, positive, ex.labelled_sources)
+        pairs_of.append([c.features for c, _ in pairs])
+    return GroupExample(ex.doc, list(units.values()), features, positive, ex.labelled_sources,
+                        pairs_of)  # fmt: skip
 
 
 def _find(clauses, start: str):
@@ -200,22 +208,43 @@ def tally_stored(examples: list[Example]) -> Tally:
     return t
 
 
-def _answers(ex: GroupExample, model: dict) -> list[tuple[float, bool]]:
-    """Each local unit's first group (by the listwise score; ties: the first met) with the
-    pointwise score that decides whether it is given."""
+def _ranked_groups(ex: GroupExample, model: dict) -> list[list[tuple[float, bool, float]]]:
+    """Per local unit, its groups in listwise order (ties: the first met), each as (pointwise
+    score, labelled, the best score of its pairs under the model's ``gate``; inf without)."""
+    gate = model.get("gate")
     found = []
     for unit in ex.units:
-        best = max(unit, key=lambda g: (rank_score(ex.features[g], model), -g))
-        found.append((link_score(ex.features[best], model), ex.positive[best]))
+        order = sorted(unit, key=lambda g: (-rank_score(ex.features[g], model), g))
+        found.append([
+            (link_score(ex.features[g], model), ex.positive[g],
+             math.inf if gate is None else max(link_score(f, gate) for f in ex.pairs[g]))
+            for g in order
+        ])  # fmt: skip
     return found
 
 
-def _count(answers: list[tuple[list[tuple[float, bool]], bool]], threshold: float) -> Tally:
-    """The counts when each example's source is its units' given first group scoring most
-    (none when no unit's first group clears ``threshold``)."""
+def _answers(ranked: list[list[tuple[float, bool, float]]], threshold: float, gate: float):
+    """Each local unit's answer (score, labelled) under ``threshold``: its first group when
+    that scores below (the unit says "none"), else the first group scoring ``threshold`` or
+    more whose pairs' best gate score is ``gate`` or more, as the KB stores it (-1.0: no
+    such group, "none")."""
+    found = []
+    for groups in ranked:
+        if groups and groups[0][0] < threshold:
+            found.append(groups[0][:2])
+            continue
+        given = [(p, right) for p, right, gated in groups if p >= threshold and gated >= gate]
+        found.append(given[0] if given else (-1.0, False))
+    return found
+
+
+def _count(ranked: list[tuple[list, bool]], threshold: float, gate: float = -math.inf) -> Tally:
+    """The counts when each example's source is its units' given answer scoring most (none
+    when no unit's answer clears ``threshold``); ``ranked``: ``_ranked_groups`` of each
+    example, and whether it has a labelled source."""
     t = Tally()
-    for found, sourced in answers:
-        given = [a for a in found if a[0] >= threshold]
+    for groups, sourced in ranked:
+        given = [a for a in _answers(groups, threshold, gate) if a[0] >= threshold]
         t.sourced += sourced
         t.none_labelled += not sourced
         if not given:
@@ -228,9 +257,14 @@ def _count(answers: list[tuple[list[tuple[float, bool]], bool]], threshold: floa
 
 
 def tally_articles(examples: list[GroupExample], model: dict) -> Tally:
-    """The counts under an article model (rank_weights, weights, bias, threshold)."""
-    answers = [(_answers(ex, model), ex.labelled_sources > 0) for ex in examples]
-    return _count(answers, model["threshold"])
+    """The counts under an article model (rank_weights, weights, bias, threshold; ``gate``
+    when it has one)."""
+    ranked = [(_ranked_groups(ex, model), ex.labelled_sources > 0) for ex in examples]
+    return _count(ranked, model["threshold"], _gate_threshold(model))
+
+
+def _gate_threshold(model: dict) -> float:
+    return model["gate"]["threshold"] if "gate" in model else -math.inf
 
 
 def fit_listwise(examples: list[GroupExample], steps: int = LISTWISE_STEPS, l2: float = 0.01):
@@ -262,10 +296,14 @@ def softmax_descent(
     return w
 
 
-def fit_articles(examples: list[GroupExample], local_unit: str = "article") -> dict:
+def fit_articles(
+    examples: list[GroupExample], local_unit: str = "article", gate: dict | None = None
+) -> dict:
     """The article ranking: listwise weights (fit_listwise), a pointwise balanced logistic
     regression over every candidate group, and the threshold on the pointwise score of each
-    unit's first group that gets most examples right."""
+    unit's first group that gets most examples right; with ``gate`` (a clause-level pointwise
+    model fitted on the same examples), that gate kept and in place while the threshold is
+    chosen."""
     rank = fit_listwise(examples)
     x = np.array([[f[name] for name in FEATURES] for ex in examples for f in ex.features])
     y = np.array([p for ex in examples for p in ex.positive], dtype=float)
@@ -274,10 +312,27 @@ def fit_articles(examples: list[GroupExample], local_unit: str = "article") -> d
              "rank_weights": dict(zip(FEATURES, map(float, np.round(rank, 4)), strict=True)),
              "weights": dict(zip(FEATURES, map(float, np.round(w, 4)), strict=True)),
              "bias": float(round(b, 4)), "threshold": 0.5}  # fmt: skip
-    answers = [(_answers(ex, model), ex.labelled_sources > 0) for ex in examples]
+    if gate is not None:
+        model["gate"] = {k: gate[k] for k in ("weights", "bias", "threshold")}
+    ranked = [(_ranked_groups(ex, model), ex.labelled_sources > 0) for ex in examples]
     grid = np.round(np.arange(0.05, 1.0, THRESHOLD_STEP), 2)
-    model["threshold"] = float(max(grid, key=lambda t: _metric_sum(_count(answers, float(t)))))
+    gate_at = _gate_threshold(model)
+    model["threshold"] = float(
+        max(grid, key=lambda t: _metric_sum(_count(ranked, float(t), gate_at)))
+    )
     return model
+
+
+def fit_gate(examples: list[GroupExample], model: dict) -> dict:
+    """``model`` (an article ranking with a ``gate``) with the gate's threshold and then its
+    own refitted on ``examples``: on the grid, the gate threshold that gets most examples
+    right with the threshold at its best for it."""
+    ranked = [(_ranked_groups(ex, model), ex.labelled_sources > 0) for ex in examples]
+    grid = [float(t) for t in np.round(np.arange(0.05, 1.0, THRESHOLD_STEP), 2)]
+    gates = [float(g) for g in np.round(np.arange(0.05, 1.0, GATE_STEP), 2)]
+    best = max((_metric_sum(_count(ranked, t, g)), -g, -t) for g in gates for t in grid)
+    gate_at, threshold = -best[1], -best[2]
+    return {**model, "threshold": threshold, "gate": {**model["gate"], "threshold": gate_at}}
 
 
 def _metric_sum(t: Tally) -> float:
