@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,8 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from index.kb import KnowledgeBase
 from ingest.models import ParsedDocument
 from ingest.pipeline import parse_file
+from tests.fake_encoder import FakeEncoder
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -35,6 +38,18 @@ def seeds() -> dict[str, ParsedDocument]:
 def top_labels(parsed: ParsedDocument) -> list[str]:
     """Labels of the numbered clauses at the top of the tree, in order."""
     return [c.label for c in parsed.clauses if c.depth == 0 and c.label]
+
+
+def editable_seed_kb(tmp_path: Path) -> KnowledgeBase:
+    """A fake-encoder KB of copies of seeds 000 and 004 under tmp_path/docs, so a test may
+    edit them in place."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for key in ("000", "004"):
+        shutil.copy(SEEDS[key], docs)
+    kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
+    kb.ingest(sorted(docs.iterdir()))
+    return kb
 
 
 def shared(relative: str) -> Path:

@@ -12,19 +12,14 @@ from index.filters import FilterError, Filters
 from index.kb import KnowledgeBase
 from index.manifest import ManifestMismatch
 from index.search import QueryError, Searcher, _Candidate, _fuse
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, editable_seed_kb
 from tests.fake_encoder import FakeEncoder
 
 
 @pytest.fixture
 def kb(tmp_path):
     """A KB of copies of 000 and 004 under tmp_path/docs, so a test may edit them in place."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for key in ("000", "004"):
-        shutil.copy(SEEDS[key], docs)
-    base = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
-    base.ingest(sorted(docs.iterdir()))
+    base = editable_seed_kb(tmp_path)
     yield base
     base.close()
 

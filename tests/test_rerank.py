@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import pickle
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -29,8 +28,8 @@ from index.rerank import (
 )
 from index.search import Searcher, _fuse
 from ingest.text import normalize
+from tests.conftest import SEEDS, editable_seed_kb
 from tests.fake_encoder import FakeEncoder
-from tests.test_kb_mechanics import SEEDS
 
 QUERY = "产教融合的企业如何认定？"
 
@@ -279,12 +278,8 @@ def test_served_features_and_order_match_the_reference_before_and_after_a_change
     """On two seed documents, cold and from the state's cached facts, and after an edit that
     changes a document's text and size (a new generation): the features are the first
     version's, bit for bit, and a tiny fitted ranker orders as predict_proba does."""
+    kb = editable_seed_kb(tmp_path)
     docs = tmp_path / "docs"
-    docs.mkdir()
-    for key in ("000", "004"):
-        shutil.copy(SEEDS[key], docs)
-    kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
-    kb.ingest(sorted(docs.iterdir()))
 
     def matrices() -> list[np.ndarray]:
         found = []
