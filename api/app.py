@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None
             settings.home, settings.model, vector_index=settings.vector_index,
             backend=settings.backend, query_adapter=settings.query_adapter,
             reranker=settings.reranker, passage=settings.passage,
+            background_merges=settings.background_merges,
         )  # fmt: skip
         _threads_per_request(settings.serve_threads)
         app.state.kb.warm()  # the model and jieba now, not on the first query

@@ -204,6 +204,18 @@ def remove(
 
 
 @app.command()
+def merge(kb: KbOption = None) -> None:
+    """Merge the KB's index segments that are due (a server does it in the background)."""
+    report = open_kb(kb).merge()
+    if report.busy:
+        typer.echo("policykb: another process is merging this KB; try again later", err=True)
+        raise typer.Exit(code=1)
+    typer.echo(f"merged {report.vector_merges} vector and {report.lexical_merges} BM25"
+               f" segments ({report.rows:,} rows) in"
+               f" {report.build_seconds + report.commit_seconds:.1f}s")  # fmt: skip
+
+
+@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="Question, keywords, or a quoted exact phrase.")],
     kb: KbOption = None,

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         description="vector index of a new KB: auto (exact, then HNSW for segments past"
         " 50,000 vectors), flat (always exact), hnsw or ivf; default: the KB's own, else auto",
     )
+    background_merges: bool = Field(
+        default=True,
+        description="`serve`: large merges of index segments run in a thread after a write,"
+        " not in the write that triggers them (index/merging.py)",
+    )
     serve_threads: int = Field(
         default=1, ge=1, le=64,
         description="torch/FAISS threads one request uses in `serve`: requests run in parallel",

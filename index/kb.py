@@ -33,18 +33,21 @@ from index.filters import Filters
 from index.lexical import words
 from index.lexical_index.segments import LexicalIndex, NoCatalog, warm_kernels
 from index.lexical_index.segments import sweep as sweep_bm25
+from index.lexical_index.segments import write_limit as lexical_write_limit
 from index.link_evidence import warm_kernels as warm_link_kernels
 from index.link_views import LinkViews
 from index.links import Linker
 from index.manifest import Manifest, ManifestMismatch
+from index.merging import BackgroundMerger, MergeReport, clear_staged, merge_lock, stage_all
 from index.owners import UnitDirectory
 from index.passages import DEFAULT_FORM, Passage, check_form, document_passages
 from index.records import DocumentNotFound, StoredClause, StoredDocument
 from index.rerank import LearnedRanker, RerankerError, SecondStage
+from index.segment_update import Merge
 from index.store import ReadPool, Store
 from index.targets import TargetRow, list_targets
 from index.vector_index.factory import Policy, UnknownIndex, policy, policy_of
-from index.vector_index.segments import SegmentedIndex, sweep
+from index.vector_index.segments import SegmentedIndex, sweep, write_limit
 from index.vectors import INDEX_TYPE, QueryBatcher, VectorCache
 from index.versions import VersionViews
 from ingest.metadata import declared_doc_id
@@ -188,13 +191,16 @@ class _Reading:
 
 
 class KnowledgeBase(_Reading):
-    """Open (or create) the KB in ``folder``; ``model`` defaults to the one it was built with."""
+    """Open (or create) the KB in ``folder``; ``model`` defaults to the one it was built with.
+    ``background_merges``: a change merges only small segments and a thread of this process
+    does the large merges after it (index/merging.py), as a server wants; else a change
+    does every merge it triggers."""
 
     def __init__(
         self, folder: Path | str, model: str | None = None, encoder: Encoder | None = None,
         vector_index: str | None = None, backend: str | None = None,
         query_adapter: Path | str | None = None, reranker: Path | str | None = None,
-        passage: str | None = None,
+        passage: str | None = None, background_merges: bool = False,
     ):  # fmt: skip
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -225,6 +231,7 @@ class KnowledgeBase(_Reading):
         self._reranker_path = reranker
         self.reranker: SecondStage | None = self._second_stage(reranker)
         self._queries = QueryBatcher(self._encode_queries)
+        self.merger = BackgroundMerger(self.merge) if background_merges else None
 
     def _second_stage(self, path: Path | str | None) -> LearnedRanker | None:
         """The ranker of ``path``: only with the query adapter it was fitted with."""
@@ -372,6 +379,8 @@ class KnowledgeBase(_Reading):
             return snapshot.stats()
 
     def close(self) -> None:
+        if self.merger is not None:
+            self.merger.close()
         self._readers.close()
         self.store.close()
 
@@ -555,18 +564,19 @@ class KnowledgeBase(_Reading):
                 vectors = self.store.vectors_of(change.added) if change.added else None
                 removed = np.unique(np.array(change.removed, dtype=np.int64))
                 generation += 1
-                update = base.changed(removed, added, vectors, generation, self._policy)
+                limit = write_limit(self._policy) if self.merger else None
+                update = base.changed(removed, added, vectors, generation, self._policy, limit)
                 update.commit(self.folder, self.store.db, written)
                 added_rows = self.store.bm25_rows(change.added_clauses)
-                bm25 = lexical.changed(change.removed_clauses, *added_rows, generation)
+                limit = lexical_write_limit() if self.merger else None
+                bm25 = lexical.changed(change.removed_clauses, *added_rows, generation, limit)
                 bm25.commit(self.folder, self.store.db, written)
                 bm25.state.hidden = self.store.superseded_clauses()
                 if doc_map is not None:
                     clauses = (change.removed_clauses, change.added_clauses)
                     doc_map = doc_map.changed(self.store, clauses, (change.removed, change.added))
                 self.store.set_meta("generation", str(generation))
-                sweep(self.folder, {s.name for s in base.segments + update.state.segments})
-                sweep_bm25(self.folder, {s.name for s in lexical.segments + bm25.state.segments})
+                self._sweep((base, update.state), (lexical, bm25.state))
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -575,6 +585,80 @@ class KnowledgeBase(_Reading):
         self._bm25_cache.put(generation, bm25.state)
         if doc_map is not None:
             self._doc_maps.put(generation, doc_map)
+        if self.merger is not None:
+            self.merger.request()
+
+    def _sweep(self, vectors: tuple, lexical: tuple) -> None:
+        """Delete segment files neither the (before, after) vector nor BM25 states list."""
+        sweep(self.folder, {s.name for state in vectors for s in state.segments})
+        sweep_bm25(self.folder, {s.name for state in lexical for s in state.segments})
+
+    # --- merging ---------------------------------------------------------------------------
+
+    def merge(self) -> MergeReport:
+        """Do the merges due now: built from one committed state outside the write lock, then
+        put in place of their groups in the state committed by then (index/merging.py)."""
+        report = MergeReport()
+        with merge_lock(self.folder) as ours:
+            if not ours:
+                return replace(report, busy=True)
+            clear_staged(self.folder)
+            started = time.perf_counter()
+            with self.reading() as snapshot:
+                after = snapshot.generation + 1
+                vectors = snapshot.vectors.merges_due(after, self._policy)
+                lexical = snapshot.bm25.merges_due(after)
+            if not vectors and not lexical:
+                return report
+            staged = stage_all(self.folder, vectors + lexical)
+            report.build_seconds = time.perf_counter() - started
+            try:
+                self._adopt(vectors, lexical, report)
+            finally:
+                for path in staged:  # the committed ones were renamed already
+                    path.unlink(missing_ok=True)
+        return report
+
+    def _adopt(self, vectors: list[Merge], lexical: list[Merge], report: MergeReport) -> None:
+        """Commit built merges into the state committed now, on a connection of the merge's
+        own (a server's requests share ``self.store``), waiting up to a minute for a writer."""
+        started = time.perf_counter()
+        store = Store(self.folder / DB_FILE)
+        store.db.execute("PRAGMA busy_timeout = 60000")
+        written: list[Path] = []
+        try:
+            with store.transaction():
+                generation = int(store.get_meta("generation", "0")) + 1
+                update, bm25, doc_map = self._adopted(store, vectors, lexical, generation)
+                if update.written or bm25.written:
+                    update.commit(self.folder, store.db, written)
+                    bm25.commit(self.folder, store.db, written)
+                    store.set_meta("generation", str(generation))
+                    self._sweep((self.vectors_at(generation - 1, store), update.state),
+                                (self.bm25_at(generation - 1, store), bm25.state))  # fmt: skip
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        finally:
+            store.close()
+        if not update.written and not bm25.written:
+            return
+        self._cache.put(generation, update.state)
+        self._bm25_cache.put(generation, bm25.state)
+        if doc_map is not None:
+            self._doc_maps.put(generation, doc_map)
+        report.vector_merges, report.lexical_merges = len(update.written), len(bm25.written)
+        report.rows = sum(len(s.index) for s in update.written + bm25.written)
+        report.commit_seconds = time.perf_counter() - started
+
+    def _adopted(self, store: Store, vectors: list[Merge], lexical: list[Merge], generation: int):
+        """The vector and BM25 updates that put the merges in the state before ``generation``,
+        and that state's document map if loaded (a merge leaves it as it is)."""
+        before = generation - 1
+        update = self.vectors_at(before, store).adopted(vectors, generation)
+        bm25 = self.bm25_at(before, store).adopted(lexical, generation)
+        return update, bm25, self._doc_maps.held(before)
 
 
 @dataclass

@@ -8,13 +8,17 @@ swept by the next change.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+STAGING = "merging-"  # a background merge's files until its commit renames them (merging.py)
 
 
 @dataclass
@@ -32,6 +36,7 @@ class SegmentUpdate:
     written: list[Any] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     deletes: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    staged: set[str] = field(default_factory=set)  # written already, under a staging name
 
     def file_name(self) -> str:
         return f"{self.PREFIX}{self.generation}-{secrets.token_hex(4)}{self.SUFFIX}"
@@ -48,6 +53,30 @@ class SegmentUpdate:
             self.dropped.append(segment.name)
         return False
 
+    def adopt(
+        self, segments: list, merges: list[Merge], ids_of: Callable[[Any], np.ndarray],
+        tombstoned: Callable[[Any, np.ndarray], Any],
+    ) -> list:  # fmt: skip
+        """``segments`` with each merge, built from an earlier state, in place of its group;
+        rows of the group deleted since become its tombstones (``tombstoned(segment, ids)``).
+        A merge whose group is no longer all there (merged or emptied meanwhile) is left out."""
+        segments = list(segments)
+        for merge in merges:
+            held = {s.name: s for s in segments}
+            group = [held[name] for name in merge.group if name in held]
+            if len(group) < len(merge.group):
+                continue
+            live = np.concatenate([s.live_ids() for s in group])
+            gone = np.setdiff1d(ids_of(merge.segment), live)
+            for s in group:
+                self.drop(s)
+                segments.remove(s)
+            segments.append(tombstoned(merge.segment, gone))
+            self.written.append(segments[-1])
+            self.staged.add(merge.segment.name)
+            self.deletes.append((merge.segment.name, gone))
+        return segments
+
     def commit(self, folder: Path, db: sqlite3.Connection, paths: list[Path]) -> None:
         """Write the new segment files, then the catalog rows, inside the caller's SQLite
         transaction (whose commit makes them visible); ``paths`` gets each file as it is
@@ -56,7 +85,10 @@ class SegmentUpdate:
             db.execute(statement)
         for segment in self.written:
             paths += [folder / segment.name, (folder / segment.name).with_suffix(".tmp")]
-            segment.index.save(paths[-2])
+            if segment.name in self.staged:
+                os.replace(staged_path(folder, segment.name), paths[-2])
+            else:
+                segment.index.save(paths[-2])
         segments, deletes = f"{self.TABLE}_segments", f"{self.TABLE}_deletes"
         if self.full:
             db.execute(f"DELETE FROM {segments}")
@@ -74,6 +106,28 @@ class SegmentUpdate:
             [(name, int(row)) for name, gone in self.deletes if name not in dropped and name
              for row in gone],
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Merge:
+    """A segment merged from ``group`` (file names) of an earlier state, its file staged:
+    what a background merge built outside the write lock and commits under it."""
+
+    group: tuple[str, ...]
+    segment: Any  # the index's own Segment, named, with no tombstones yet
+
+
+def staged_path(folder: Path, name: str) -> Path:
+    """Where a background merge writes segment ``name`` before its commit: a name no change
+    sweeps, so a change committed meanwhile leaves it be."""
+    return folder / f"{STAGING}{name}"
+
+
+def stage(folder: Path, name: str, index: Any) -> Path:
+    """Write a merged segment's file under its staging name; the path written."""
+    path = staged_path(folder, name)
+    index.save(path)
+    return path
 
 
 def sweep(folder: Path, prefix: str, keep: set[str]) -> None:

@@ -23,10 +23,11 @@ from index.lexical_index.postings import Postings
 from index.lexical_index.scoring import Hit, Statistics, ranked, ranked_exhaustive
 from index.masks import allowed_of, is_broad, sorted_ids, widths
 from index.merge_policy import MergePolicy
-from index.segment_update import SegmentUpdate
+from index.segment_update import Merge, SegmentUpdate
 from index.segment_update import sweep as sweep_files
 
 MERGES = MergePolicy(max_merged=2_000_000)  # postings merge fast: a higher cap than vectors
+WRITE_LIMIT = 200_000  # the most rows a write merges when merges run in the background
 FILE_PREFIX = "lexical-"  # file names: lexical-<generation>-<random>.npz
 
 CATALOG = (  # statement by statement: executescript would commit the change's transaction
@@ -184,22 +185,46 @@ class LexicalIndex:
     # --- changing ---------------------------------------------------------------------------
 
     def changed(
-        self, removed: np.ndarray, added: np.ndarray, texts: list[str], generation: int
-    ) -> Update:
+        self, removed: np.ndarray, added: np.ndarray, texts: list[str], generation: int,
+        limit: int | None = None,
+    ) -> Update:  # fmt: skip
         """The next state: ``removed`` clauses become tombstones, ``added`` (with their
-        ``clauses_bm25`` words) a new segment; then the merges that pay. Writes nothing."""
+        ``clauses_bm25`` words) a new segment; then the merges that pay, of at most ``limit``
+        rows each (None: all). Writes nothing."""
         update = Update(generation, full=not self.on_disk)
         removed = np.unique(np.asarray(removed, dtype=np.int64))
         segments = [self._tombstoned(s, removed, update) for s in self.segments]
         if len(added):
             segments.append(update.new(Postings.build(np.asarray(added, np.int64), texts)))
         segments = [s for s in segments if s.live_count or update.drop(s)]
-        for group in _merges(segments, full=update.full):
+        for group in _merges(segments, full=update.full, limit=limit):
             for s in group:
                 update.drop(s)
                 segments.remove(s)
             segments.append(update.new(Postings.merged([(s.index, s.live) for s in group])))
         update.state = LexicalIndex(segments)
+        return update
+
+    def merges_due(self, generation: int) -> list[Merge]:
+        """The merges this state has due, built and named but not written: a background
+        merge's work (none for a state rebuilt in memory: the next change writes it whole)."""
+        if not self.on_disk:
+            return []
+        named = Update(generation).file_name
+        return [
+            Merge(tuple(s.name for s in group),
+                  Segment(named(), Postings.merged([(s.index, s.live) for s in group]), _NONE))
+            for group in _merges(self.segments, full=False)
+        ]  # fmt: skip
+
+    def adopted(self, merges: list[Merge], generation: int) -> Update:
+        """The next state: each merge, built from an earlier state, in place of its group
+        (``SegmentUpdate.adopt``). Writes nothing."""
+        update = Update(generation)
+        segments = update.adopt(self.segments, merges, lambda s: s.index.ids,
+                                lambda s, gone: Segment(s.name, s.index, gone))  # fmt: skip
+        segments = [s for s in segments if s.live_count or update.drop(s)]
+        update.state = LexicalIndex(segments, hidden=self.hidden)
         return update
 
     @staticmethod
@@ -215,9 +240,9 @@ class LexicalIndex:
 _NONE = np.zeros(0, dtype=np.int64)
 
 
-def _merges(segments: list[Segment], full: bool) -> list[list[Segment]]:
+def _merges(segments: list[Segment], full: bool, limit: int | None = None) -> list[list[Segment]]:
     """Groups of segments to merge (index/merge_policy.py)."""
-    return MERGES.groups(segments, lambda s: s.live_count, lambda s: len(s.index), full)
+    return MERGES.groups(segments, lambda s: s.live_count, lambda s: len(s.index), full, limit)
 
 
 @dataclass
@@ -254,6 +279,11 @@ def _catalogued(database: Path, generation: int, segment: Segment, path: Path) -
         if db.in_transaction:
             db.execute("ROLLBACK")
         db.close()
+
+
+def write_limit() -> int:
+    """The largest merge a write does itself when merges run in the background."""
+    return WRITE_LIMIT
 
 
 def sweep(folder: Path, keep: set[str]) -> None:

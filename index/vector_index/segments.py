@@ -16,14 +16,14 @@ Segment files are immutable, so readers of older generations keep the ones they 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from index.masks import allowed_of, is_broad, sorted_ids, widths
 from index.merge_policy import MergePolicy
-from index.segment_update import SegmentUpdate
+from index.segment_update import Merge, SegmentUpdate
 from index.segment_update import sweep as sweep_files
 from index.vector_index.base import Hits, Tombstones, VectorIndex
 from index.vector_index.factory import Policy, backend
@@ -31,6 +31,7 @@ from index.vector_index.factory import Policy, backend
 # Segments of half a million vectors are not merged for their number (Lucene's cap): such
 # a merge builds an HNSW graph for minutes.
 MERGES = MergePolicy(max_merged=500_000)
+SYNC_ROWS = 50_000  # the most rows a write merges when merges run in the background
 FILE_PREFIX = "vectors-"  # file names: vectors-<generation>-<random>.faiss
 
 CATALOG = (  # statement by statement: executescript would commit the change's transaction
@@ -141,10 +142,11 @@ class SegmentedIndex:
 
     def changed(
         self, removed: np.ndarray, added: np.ndarray, vectors: np.ndarray, generation: int,
-        policy: Policy,
+        policy: Policy, limit: int | None = None,
     ) -> Update:  # fmt: skip
         """The next state: ``removed`` become tombstones, ``added`` a new segment; then
-        the merges that pay. Nothing is written here (see ``Update.commit``)."""
+        the merges that pay, of at most ``limit`` rows each (None: all). Nothing is written
+        here (see ``Update.commit``)."""
         update = Update(generation, full=not self.on_disk)
         segments = [self._tombstoned(s, removed, update) for s in self.segments]
         if len(added):
@@ -153,11 +155,44 @@ class SegmentedIndex:
             )
             segments.append(update.new(Segment("", index, Tombstones(np.zeros(0)))))
         segments = [s for s in segments if s.live or update.drop(s)]
-        for group in _merges(segments, full=update.full):
+        for group in _merges(segments, full=update.full, limit=limit):
             for s in group:
                 update.drop(s)
                 segments.remove(s)
             segments.append(update.new(self._merged(group, policy)))
+        update.state = SegmentedIndex(self.dim, segments)
+        return update
+
+    def merges_due(self, generation: int, policy: Policy) -> list[Merge]:
+        """The merges this state has due, built and named but not written: a background
+        merge's work (none for a state rebuilt in memory: the next change writes it whole)."""
+        if not self.on_disk:
+            return []
+        named = Update(generation).file_name
+        return [
+            Merge(tuple(s.name for s in group), replace(self._merged(group, policy), name=named()))
+            for group in self._due(policy)
+        ]
+
+    def _due(self, policy: Policy) -> list[list[Segment]]:
+        """The policy's merges, and every other exact segment merged into one approximate
+        once they hold enough vectors for it: a write's own merges stay exact, so without
+        this rule exact segments of up to ``write_limit`` each would pile up unsearched by
+        the graph."""
+        groups = _merges(self.segments, full=False)
+        taken = {s.name for group in groups for s in group}
+        exact = [s for s in self.segments if s.index.kind != policy.approx and s.name not in taken]
+        if policy.approx and len(exact) > 1 and sum(s.live for s in exact) >= policy.approx_from:
+            groups.append(exact)
+        return groups
+
+    def adopted(self, merges: list[Merge], generation: int) -> Update:
+        """The next state: each merge, built from an earlier state, in place of its group
+        (``SegmentUpdate.adopt``). Writes nothing."""
+        update = Update(generation)
+        segments = update.adopt(self.segments, merges, lambda s: s.index.ids(),
+                                lambda s, gone: replace(s, deleted=Tombstones(gone)))  # fmt: skip
+        segments = [s for s in segments if s.live or update.drop(s)]
         update.state = SegmentedIndex(self.dim, segments)
         return update
 
@@ -187,9 +222,15 @@ class SegmentedIndex:
         return Segment("", index, Tombstones(np.zeros(0)))
 
 
-def _merges(segments: list[Segment], full: bool) -> list[list[Segment]]:
+def _merges(segments: list[Segment], full: bool, limit: int | None = None) -> list[list[Segment]]:
     """Groups of segments to merge (index/merge_policy.py)."""
-    return MERGES.groups(segments, lambda s: s.live, lambda s: len(s.index), full)
+    return MERGES.groups(segments, lambda s: s.live, lambda s: len(s.index), full, limit)
+
+
+def write_limit(policy: Policy) -> int:
+    """The largest merge a write does itself when merges run in the background: one whose
+    result stays exact, a copy of vectors (an approximate one builds a graph)."""
+    return min(SYNC_ROWS, policy.approx_from - 1) if policy.approx else SYNC_ROWS
 
 
 @dataclass
