@@ -65,7 +65,8 @@ test: setup model browser system
 # then the web page's render time over that KB; the embedding backends on real clauses
 # (bench/encode.py); then the vector index's scale curve at 10k, 100k and 1M vectors from
 # real clauses (bench/scale.py); then dense, BM25 and hybrid search through real KBs of 100k
-# and 1M clauses (bench/scale_kb.py: its vectors are the STARD KB's, `make eval-stard`).
+# and 1M clauses (bench/scale_kb.py: its vectors are the STARD KB's, `make eval-stard`); then
+# adds while a large merge is due, merging in the write and in the background (bench/merges.py).
 # Figures go to docs/benchmarks.md.
 BENCH_KB := .kb/bench
 bench: setup model system
@@ -76,6 +77,7 @@ bench: setup model system
 	$(PY) bench/encode.py
 	$(PY) bench/scale.py
 	$(PY) bench/scale_kb.py
+	$(PY) bench/merges.py
 
 # Load test of the real server on 127.0.0.1 over a KB of corpus/ (.kb/load): requests/s and
 # p50/p95/p99 at 1, 4, 16 and 64 concurrent clients, for /search and the search page, then

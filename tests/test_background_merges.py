@@ -223,3 +223,15 @@ def test_exact_segments_that_add_up_to_a_graph_are_merged_into_one():
             assert not state.merges_due(generation + 1, rule)
     [merge] = state.merges_due(5, rule)
     assert merge.segment.index.kind == "hnsw" and len(merge.segment.index) == 1200
+
+
+def test_the_server_opens_its_kb_with_background_merges(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    for setting in (True, False):
+        settings = Settings(home=tmp_path / "kb", background_merges=setting)
+        with TestClient(create_app(settings)) as client:
+            assert (client.app.state.kb.merger is not None) is setting
