@@ -604,10 +604,9 @@ class KnowledgeBase(_Reading):
                 return replace(report, busy=True)
             clear_staged(self.folder)
             started = time.perf_counter()
-            with self.reading() as snapshot:
-                after = snapshot.generation + 1
-                vectors = snapshot.vectors.merges_due(after, self._policy)
-                lexical = snapshot.bm25.merges_due(after)
+            with self.reading() as snapshot:  # immutable states: built from after it ends
+                after, state, bm25 = snapshot.generation + 1, snapshot.vectors, snapshot.bm25
+            vectors, lexical = state.merges_due(after, self._policy), bm25.merges_due(after)
             if not vectors and not lexical:
                 return report
             staged = stage_all(self.folder, vectors + lexical)

@@ -235,3 +235,20 @@ def test_the_server_opens_its_kb_with_background_merges(tmp_path):
         settings = Settings(home=tmp_path / "kb", background_merges=setting)
         with TestClient(create_app(settings)) as client:
             assert (client.app.state.kb.merger is not None) is setting
+
+
+def test_policykb_merge_does_the_merges_due(tmp_path, monkeypatch, large_merges):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    kb = deferred_kb(tmp_path / "kb", monkeypatch)
+    kb.close()
+    runner = CliRunner()
+    done = runner.invoke(app, ["merge", "--kb", str(kb.folder)])
+    assert done.exit_code == 0 and "merged 1 vector and 1 BM25 segments" in done.output
+    again = runner.invoke(app, ["merge", "--kb", str(kb.folder)])
+    assert again.exit_code == 0 and "merged 0 vector and 0 BM25" in again.output
+    with merge_lock(kb.folder):
+        busy = runner.invoke(app, ["merge", "--kb", str(kb.folder)])
+    assert busy.exit_code == 1 and "another process is merging" in busy.output
