@@ -378,14 +378,19 @@ def reflected_markup(response: httpx.Response) -> bool:
     return any(payload in response.text for payload in MARKUP)
 
 
-def raw_request(url: str, target: bytes) -> int:
-    """Send a request line with raw bytes (not valid UTF-8) and return the status code."""
+def raw_request(url: str, target: bytes) -> int | None:
+    """Send a request line with raw bytes (not valid UTF-8) and return the status code; None
+    when the server resets the connection: refusing a request line over its limit, it closes
+    with our bytes unread, so the kernel sends a reset that may overtake its 4xx reply."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=60) as sock:
-        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         reply = b""
-        while chunk := sock.recv(65536):
-            reply += chunk
+        try:
+            sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            return None
     return int(reply.split(b" ", 2)[1])
 
 
@@ -411,9 +416,10 @@ def test_hostile_requests_get_no_5xx_and_no_reflected_markup(server, corpus_kb):
     raw = [b"/search?q=\xff\xfe", b"/?q=\xe4\xba", b"/ui/documents/\xc0\xaf",
            b"/search?q=" + b"a" * 100_000]  # fmt: skip
     raw_statuses = [raw_request(url, target) for target in raw]
+    assert None not in raw_statuses[:-1], raw_statuses  # only the line over the limit may reset
     oversized = oversized_in_process(corpus_kb)
     errors = [p for p, s in statuses.items() if s >= 500] + [
-        str(t[:40]) for t, s in zip(raw, raw_statuses, strict=True) if s >= 500
+        str(t[:40]) for t, s in zip(raw, raw_statuses, strict=True) if s is not None and s >= 500
     ] + [p for p, s in oversized.items() if s >= 500]  # fmt: skip
     FIGURES["hostile HTTP requests"] = str(len(statuses) + len(raw) + len(oversized))
     FIGURES["hostile: 5xx"] = str(len(errors))
