@@ -38,6 +38,7 @@ from api.cli_options import (
 from api.settings import Settings
 from index.filters import FilterError, Filters
 from index.kb import IngestReport
+from index.manifest import FILENAME as MANIFEST
 from index.search import QueryError, Searcher, SearchHit
 from ingest.models import ParsedDocument
 from ingest.pipeline import parse_file
@@ -208,10 +209,14 @@ def remove(
 @app.command()
 def merge(kb: KbOption = None) -> None:
     """Merge the KB's index segments that are due (a server does it in the background)."""
-    knowledge_base, merged, started = open_kb(kb), Counter(), time.perf_counter()
+    folder = kb or Settings().home
+    if not (folder / MANIFEST).exists():
+        typer.echo(f"policykb: {folder}: not a KB (no {MANIFEST})", err=True)
+        raise typer.Exit(code=2)
+    knowledge_base, merged, started = open_kb(folder), Counter(), time.perf_counter()
     while (report := knowledge_base.merge()).merged:  # a merge may make another due
         merged.update(vectors=report.vector_merges, bm25=report.lexical_merges, rows=report.rows)
-    if report.busy:
+    if report.busy and not merged:
         typer.echo("policykb: another process is merging this KB; try again later", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"merged {merged['vectors']} vector and {merged['bm25']} BM25 segments"

@@ -107,7 +107,9 @@ class Health(BaseModel):
     clauses: int
     windows: int = Field(description="passages embedded; equals vectors in every state")
     vectors: int
-    generation: int = Field(description="the committed state served: +1 per ingest or remove")
+    generation: int = Field(
+        description="the committed state served: +1 per ingest, remove or merge of segments"
+    )
     model: str | None
     worker: int = Field(description="the server process (pid) that answered")
 

@@ -38,7 +38,14 @@ from index.link_evidence import warm_kernels as warm_link_kernels
 from index.link_views import LinkViews
 from index.links import Linker
 from index.manifest import Manifest, ManifestMismatch
-from index.merging import BackgroundMerger, MergeReport, clear_staged, merge_lock, stage_all
+from index.merging import (
+    BackgroundMerger,
+    MergeCancelled,
+    MergeReport,
+    clear_staged,
+    merge_lock,
+    stage_all,
+)
 from index.owners import UnitDirectory
 from index.passages import DEFAULT_FORM, Passage, check_form, document_passages
 from index.records import DocumentNotFound, StoredClause, StoredDocument
@@ -59,6 +66,7 @@ from ingest.text import normalize_brackets
 DB_FILE = "kb.sqlite"
 EMBED_CHUNK = 512  # texts embedded, then cached, at a time: an interrupted run keeps them
 MAX_CLAUSE_CHARS = 50_000  # one clause longer than this is a text without paragraph breaks
+MERGE_WAIT_MS = 600_000  # how long a finished merge waits for the write lock before giving up
 UPLOADS = "sources"  # the KB's folder of files uploaded over HTTP (content-addressed copies)
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -232,6 +240,7 @@ class KnowledgeBase(_Reading):
         self.reranker: SecondStage | None = self._second_stage(reranker)
         self._queries = QueryBatcher(self._encode_queries)
         self.merger = BackgroundMerger(self.merge) if background_merges else None
+        self._closed = False
 
     def _second_stage(self, path: Path | str | None) -> LearnedRanker | None:
         """The ranker of ``path``: only with the query adapter it was fitted with."""
@@ -379,6 +388,8 @@ class KnowledgeBase(_Reading):
             return snapshot.stats()
 
     def close(self) -> None:
+        """Close the connections; a background merge at work commits nothing after this."""
+        self._closed = True
         if self.merger is not None:
             self.merger.close()
         self._readers.close()
@@ -599,6 +610,8 @@ class KnowledgeBase(_Reading):
         """Do the merges due now: built from one committed state outside the write lock, then
         put in place of their groups in the state committed by then (index/merging.py)."""
         report = MergeReport()
+        if self._closed:
+            return report
         with merge_lock(self.folder) as ours:
             if not ours:
                 return replace(report, busy=True)
@@ -620,21 +633,23 @@ class KnowledgeBase(_Reading):
 
     def _adopt(self, vectors: list[Merge], lexical: list[Merge], report: MergeReport) -> None:
         """Commit built merges into the state committed now, on a connection of the merge's
-        own (a server's requests share ``self.store``), waiting up to a minute for a writer."""
+        own (a server's requests share ``self.store``), waiting up to ten minutes for a
+        writer (a CLI ingest of a large batch holds the lock that long)."""
         started = time.perf_counter()
         store = Store(self.folder / DB_FILE)
-        store.db.execute("PRAGMA busy_timeout = 60000")
+        store.db.execute(f"PRAGMA busy_timeout = {MERGE_WAIT_MS}")
         written: list[Path] = []
         try:
             with store.transaction():
                 generation = int(store.get_meta("generation", "0")) + 1
                 update, bm25, doc_map = self._adopted(store, vectors, lexical, generation)
+                if self._closed:
+                    raise MergeCancelled(f"{self.folder}: the KB was closed during a merge")
                 if update.written or bm25.written:
                     update.commit(self.folder, store.db, written)
                     bm25.commit(self.folder, store.db, written)
                     store.set_meta("generation", str(generation))
-                    self._sweep((self.vectors_at(generation - 1, store), update.state),
-                                (self.bm25_at(generation - 1, store), bm25.state))  # fmt: skip
+                    self._sweep_merged(store, generation, update, bm25)
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)
@@ -650,6 +665,16 @@ class KnowledgeBase(_Reading):
         report.vector_merges, report.lexical_merges = len(update.written), len(bm25.written)
         report.rows = sum(len(s.index) for s in update.written + bm25.written)
         report.commit_seconds = time.perf_counter() - started
+
+    def _sweep_merged(self, store: Store, generation: int, update, bm25) -> None:
+        """Delete the files the merges took the place of: only on a side that merged (a side
+        rebuilt in memory lists no files, and its catalog is rewritten by the next change)."""
+        if update.written:
+            before = self.vectors_at(generation - 1, store)
+            sweep(self.folder, {s.name for s in before.segments + update.state.segments})
+        if bm25.written:
+            before = self.bm25_at(generation - 1, store)
+            sweep_bm25(self.folder, {s.name for s in before.segments + bm25.state.segments})
 
     def _adopted(self, store: Store, vectors: list[Merge], lexical: list[Merge], generation: int):
         """The vector and BM25 updates that put the merges in the state before ``generation``,

@@ -23,10 +23,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import faiss
+
 from index.segment_update import STAGING, Merge, stage
 
 LOCK_FILE = "merge.lock"
 log = logging.getLogger(__name__)
+
+
+class MergeCancelled(RuntimeError):
+    """The KB was closed while a merge was at work: it commits nothing."""
 
 
 @dataclass
@@ -113,8 +119,10 @@ class BackgroundMerger:
             thread = self._thread
         if thread is not None:
             thread.join(timeout)
+        self._idle.set()  # nothing more will run: ``wait`` returns
 
     def _run(self) -> None:
+        faiss.omp_set_num_threads(1)  # per thread: a graph build leaves the other cores to search
         while True:
             self._wanted.wait()
             with self._lock:
@@ -124,6 +132,8 @@ class BackgroundMerger:
             try:
                 while self._merge().merged and not self._closed:
                     pass
+            except MergeCancelled:
+                return
             except Exception:
                 log.exception("background merge failed; the KB keeps its last commit")
             with self._lock:

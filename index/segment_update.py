@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+KEPT = 2 / 3  # the least share of its rows a merge committed late must keep live (merge_policy)
 STAGING = "merging-"  # a background merge's files until its commit renames them (merging.py)
 
 
@@ -57,20 +58,23 @@ class SegmentUpdate:
         self, segments: list, merges: list[Merge], ids_of: Callable[[Any], np.ndarray],
         tombstoned: Callable[[Any, np.ndarray], Any],
     ) -> list:  # fmt: skip
-        """``segments`` with each merge, built from an earlier state, in place of its group;
-        rows of the group deleted since become its tombstones (``tombstoned(segment, ids)``).
-        A merge whose group is no longer all there (merged or emptied meanwhile) is left out."""
+        """``segments`` with each merge, built from an earlier state, in place of what is left
+        of its group. Rows of the group that are no longer live where they were (deleted, or
+        their segment merged into another by a write meanwhile) become the merged segment's
+        tombstones (``tombstoned(segment, ids)``), so each row is served once. A merge that
+        would keep less than ``KEPT`` of its rows is left out: it would be rewritten at once."""
         segments = list(segments)
         for merge in merges:
             held = {s.name: s for s in segments}
             group = [held[name] for name in merge.group if name in held]
-            if len(group) < len(merge.group):
+            live = np.concatenate([s.live_ids() for s in group] or [np.zeros(0, np.int64)])
+            ids = ids_of(merge.segment)
+            if len(live) < KEPT * len(ids):
                 continue
-            live = np.concatenate([s.live_ids() for s in group])
-            gone = np.setdiff1d(ids_of(merge.segment), live)
             for s in group:
                 self.drop(s)
                 segments.remove(s)
+            gone = np.setdiff1d(ids, live)
             segments.append(tombstoned(merge.segment, gone))
             self.written.append(segments[-1])
             self.staged.add(merge.segment.name)

@@ -18,20 +18,25 @@ import pytest
 from index.kb import KnowledgeBase
 from index.lexical_index import segments as lexical_segments
 from index.merge_policy import MergePolicy
-from index.merging import MergeReport, merge_lock
+from index.merging import MergeCancelled, MergeReport, merge_lock
 from index.search import Searcher
 from index.segment_update import STAGING
 from index.vector_index import segments as vector_segments
 from index.vector_index.factory import Policy, policy
+from index.windows import windows as spans
+from ingest.pipeline import parse_file
 from tests.conftest import SEEDS
 from tests.fake_encoder import FakeEncoder
 
 QUERIES = ["产教融合", "职业教育", "财政支持", "人工智能"]
+BATCHES = (("000", "003"), ("001",), ("004",))  # 131, 33 and 15 windows: one segment each
 EVERY_MERGE_LARGE = """
 from index.lexical_index import segments as lexical_segments
 from index.merge_policy import MergePolicy
 from index.vector_index import segments as vector_segments
 from index.vector_index.factory import Policy, policy
+from index.windows import windows as spans
+from ingest.pipeline import parse_file
 for module in (lexical_segments, vector_segments):
     module.MERGES = MergePolicy(max_segments=1)
 vector_segments.SYNC_ROWS = 0
@@ -51,7 +56,7 @@ def deferred_kb(folder: Path, monkeypatch) -> KnowledgeBase:
     """A KB that merges in the background, its thread kept from running: merges wait."""
     kb = KnowledgeBase(folder, encoder=FakeEncoder(), background_merges=True)
     monkeypatch.setattr(kb.merger, "request", lambda: None)
-    for batch in (("000", "004"), ("001",), ("002",)):  # a segment of two documents first
+    for batch in BATCHES:
         kb.ingest([SEEDS[key] for key in batch])
     return kb
 
@@ -101,7 +106,7 @@ def test_writes_defer_large_merges_and_a_merge_changes_no_result(
 
 def test_a_document_removed_while_a_merge_builds_stays_removed(tmp_path, monkeypatch, large_merges):
     kb = deferred_kb(tmp_path / "kb", monkeypatch)
-    gone = next(d for d in kb.documents() if Path(d.source).name == SEEDS["004"].name)
+    gone = next(d for d in kb.documents() if Path(d.source).name == SEEDS["000"].name)
     adopt = KnowledgeBase._adopt
 
     def remove_then_adopt(self, vectors, lexical, report):
@@ -178,9 +183,9 @@ def test_a_kill_before_the_merge_commits_leaves_the_last_commit(
 def test_the_background_thread_merges_after_a_write(tmp_path, large_merges):
     kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder(), background_merges=True)
     inline = KnowledgeBase(tmp_path / "inline", encoder=FakeEncoder())
-    for key in ("000", "004", "001"):
-        kb.ingest([SEEDS[key]])
-        inline.ingest([SEEDS[key]])
+    for batch in BATCHES:
+        kb.ingest([SEEDS[key] for key in batch])
+        inline.ingest([SEEDS[key] for key in batch])
     assert kb.merger.wait(timeout=120)
     assert segment_counts(kb) == (1, 1) == segment_counts(inline)
     assert results(kb) == results(inline)
@@ -252,3 +257,100 @@ def test_policykb_merge_does_the_merges_due(tmp_path, monkeypatch, large_merges)
     with merge_lock(kb.folder):
         busy = runner.invoke(app, ["merge", "--kb", str(kb.folder)])
     assert busy.exit_code == 1 and "another process is merging" in busy.output
+
+
+def test_a_merge_lands_when_a_write_merged_part_of_its_group_meanwhile(large_merges):
+    """The write's own merge takes the group's smallest segment into a new one: the merge
+    still lands, and that segment's rows are tombstones of it, so each row is served once."""
+    rule, dim, none = policy("flat"), 8, np.zeros(0, dtype=np.int64)
+    vectors = np.random.default_rng(2).standard_normal((12, dim)).astype(np.float32)
+    state = vector_segments.SegmentedIndex(dim)
+    for generation, ids in enumerate((range(1, 7), range(7, 9)), 1):
+        ids = np.array(list(ids), dtype=np.int64)
+        state = state.changed(none, ids, vectors[ids], generation, rule, limit=0).state
+    [merge] = state.merges_due(3, rule)
+    added = np.array([9, 10], dtype=np.int64)
+    state = state.changed(none, added, vectors[added], 3, rule, limit=4).state  # takes 7, 8
+    assert sorted(s.live for s in state.segments) == [4, 6]
+    update = state.adopted([merge], 4)
+    assert update.written and update.state.ids().tolist() == list(range(1, 11))
+    assert sorted(s.live for s in update.state.segments) == [4, 6]
+    for query in vectors[1:11]:
+        found = [i for i, _ in update.state.search(query, 10)]
+        assert len(found) == len(set(found)) == 10
+
+
+def test_a_kb_merge_lands_beside_a_write_that_merges(tmp_path, monkeypatch, large_merges):
+    kb = deferred_kb(tmp_path / "kb", monkeypatch)
+    inline = KnowledgeBase(tmp_path / "inline", encoder=FakeEncoder())
+    for batch in (*BATCHES, ("002",)):
+        inline.ingest([SEEDS[key] for key in batch])
+    adopt = KnowledgeBase._adopt
+
+    def write_then_adopt(self, vectors, lexical, report):
+        """A write whose own merge takes the new document and the smallest segment only."""
+        new = parse_file(SEEDS["002"]).clauses
+        windows = sum(len(spans(c.text)) for c in new)
+        smallest = (min(s.live for s in self.vectors.segments),
+                    min(s.live_count for s in self.bm25.segments))  # fmt: skip
+        monkeypatch.setattr(vector_segments, "SYNC_ROWS", smallest[0] + windows)
+        monkeypatch.setattr(lexical_segments, "WRITE_LIMIT", smallest[1] + len(new))
+        self.ingest([SEEDS["002"]])
+        for planned, now in ((vectors, self.vectors), (lexical, self.bm25)):
+            assert len(set(planned[0].group) - {s.name for s in now.segments}) == 1
+        return adopt(self, vectors, lexical, report)
+
+    monkeypatch.setattr(KnowledgeBase, "_adopt", write_then_adopt)
+    report = kb.merge()
+    assert (report.vector_merges, report.lexical_merges) == (1, 1)
+    for state in (kb, KnowledgeBase(kb.folder, encoder=FakeEncoder())):
+        assert segment_counts(state) == (2, 2)
+        assert len(state.vectors) == state.store.window_count()
+        assert len(state.bm25) == state.store.clause_count()
+        assert results(state) == results(inline)
+
+
+def test_a_merge_beside_a_state_rebuilt_in_memory_deletes_no_listed_file(
+    tmp_path, monkeypatch, large_merges
+):
+    kb = deferred_kb(tmp_path / "kb", monkeypatch)
+    kb.close()
+    listed = sorted(kb.folder.glob("vectors-*"))
+    listed[0].unlink()  # lost: the vectors are rebuilt in memory from SQLite
+    reopened = KnowledgeBase(kb.folder, encoder=FakeEncoder())
+    assert not reopened.vectors.on_disk
+    report = reopened.merge()
+    assert (report.vector_merges, report.lexical_merges) == (0, 1)
+    assert all(path.exists() for path in listed[1:])
+    assert not reopened.vectors.on_disk and results(reopened) == results(reopened)
+    reopened.ingest([SEEDS["002"]])  # the next change writes the vectors whole
+    third = KnowledgeBase(kb.folder, encoder=FakeEncoder())
+    assert third.vectors.on_disk and len(third.vectors) == third.store.window_count()
+
+
+def test_a_kb_closed_during_a_merge_commits_nothing(tmp_path, monkeypatch, large_merges):
+    kb = deferred_kb(tmp_path / "kb", monkeypatch)
+    generation, adopt = kb.generation, KnowledgeBase._adopt
+
+    def close_then_adopt(self, vectors, lexical, report):
+        self.close()
+        return adopt(self, vectors, lexical, report)
+
+    monkeypatch.setattr(KnowledgeBase, "_adopt", close_then_adopt)
+    with pytest.raises(MergeCancelled):
+        kb.merge()
+    reopened = KnowledgeBase(kb.folder, encoder=FakeEncoder())
+    assert reopened.generation == generation and segment_counts(reopened) == (3, 3)
+    assert not list(kb.folder.glob(f"{STAGING}*"))
+
+
+def test_exact_segments_merge_into_a_graph_no_larger_than_the_policy_allows(monkeypatch):
+    monkeypatch.setattr(vector_segments, "MERGES", MergePolicy(max_merged=700))
+    rule, dim, none = Policy("auto", "hnsw", 500), 8, np.zeros(0, dtype=np.int64)
+    vectors = np.random.default_rng(3).standard_normal((1200, dim)).astype(np.float32)
+    state = vector_segments.SegmentedIndex(dim)
+    for generation, start in enumerate(range(0, 1200, 300), 1):
+        ids = np.arange(start, start + 300, dtype=np.int64)
+        state = state.changed(none, ids, vectors[ids], generation, rule, limit=0).state
+    [merge] = state.merges_due(5, rule)
+    assert len(merge.group) == 2 and len(merge.segment.index) == 600

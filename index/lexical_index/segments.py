@@ -218,9 +218,13 @@ class LexicalIndex:
         ]  # fmt: skip
 
     def adopted(self, merges: list[Merge], generation: int) -> Update:
-        """The next state: each merge, built from an earlier state, in place of its group
-        (``SegmentUpdate.adopt``). Writes nothing."""
+        """The next state: each merge, built from an earlier state, in place of what is left
+        of its group (``SegmentUpdate.adopt``); none into a state rebuilt in memory. Writes
+        nothing."""
         update = Update(generation)
+        if not self.on_disk:  # rebuilt in memory: the next change writes it whole
+            update.state = self
+            return update
         segments = update.adopt(self.segments, merges, lambda s: s.index.ids,
                                 lambda s, gone: Segment(s.name, s.index, gone))  # fmt: skip
         segments = [s for s in segments if s.live_count or update.drop(s)]

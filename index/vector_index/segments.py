@@ -181,15 +181,25 @@ class SegmentedIndex:
         the graph."""
         groups = _merges(self.segments, full=False)
         taken = {s.name for group in groups for s in group}
-        exact = [s for s in self.segments if s.index.kind != policy.approx and s.name not in taken]
-        if policy.approx and len(exact) > 1 and sum(s.live for s in exact) >= policy.approx_from:
+        exact, size = [], 0  # the smallest first, up to the policy's largest merge
+        for s in sorted(self.segments, key=lambda s: s.live):
+            if s.index.kind != policy.approx and s.name not in taken:
+                if size + s.live > MERGES.max_merged:
+                    break
+                exact.append(s)
+                size += s.live
+        if policy.approx and len(exact) > 1 and size >= policy.approx_from:
             groups.append(exact)
         return groups
 
     def adopted(self, merges: list[Merge], generation: int) -> Update:
-        """The next state: each merge, built from an earlier state, in place of its group
-        (``SegmentUpdate.adopt``). Writes nothing."""
+        """The next state: each merge, built from an earlier state, in place of what is left
+        of its group (``SegmentUpdate.adopt``); none into a state rebuilt in memory. Writes
+        nothing."""
         update = Update(generation)
+        if not self.on_disk:  # rebuilt in memory: the next change writes it whole
+            update.state = self
+            return update
         segments = update.adopt(self.segments, merges, lambda s: s.index.ids(),
                                 lambda s, gone: replace(s, deleted=Tombstones(gone)))  # fmt: skip
         segments = [s for s in segments if s.live or update.drop(s)]
