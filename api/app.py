@@ -15,7 +15,6 @@ from dataclasses import asdict
 from typing import Annotated
 
 import anyio.to_thread
-import faiss
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -39,6 +38,7 @@ from index.kb import KnowledgeBase
 from index.owners import AmbiguousUnit, UnitNotFound
 from index.records import DocumentNotFound, clause_tree
 from index.search import MAX_QUERY_CHARS, MODES, QueryError
+from index.vector_index.base import SEARCH_THREADS
 
 
 def create_app(settings: Settings | None = None, kb: KnowledgeBase | None = None) -> FastAPI:
@@ -87,7 +87,7 @@ def _threads_per_request(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
+    SEARCH_THREADS.set(threads)  # FAISS's count is per thread: each request thread takes it
     anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
 
 

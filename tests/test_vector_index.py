@@ -10,8 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -20,6 +22,7 @@ from index.kb import KnowledgeBase
 from index.manifest import ManifestMismatch
 from index.search import Searcher
 from index.vector_index import factory, hnsw, ivf
+from index.vector_index.base import SearchThreads
 from index.vector_index.factory import Policy, UnknownIndex, policy
 from index.vector_index.flat import FlatIndex
 from index.vector_index.hnsw import HnswIndex
@@ -235,3 +238,25 @@ def test_a_damaged_segment_is_rebuilt_from_sqlite_and_written_whole_next_time(tm
     assert state.on_disk and len(state) == third.store.window_count() < windows
     assert len(state.segments) == 1
     shutil.rmtree(kb.folder)
+
+
+def test_each_thread_that_searches_takes_the_search_thread_count(monkeypatch):
+    """FAISS's OpenMP thread count is per thread: a request thread must get the server's."""
+    state = SegmentedIndex.rebuilt(DIM, IDS, DATA, policy("flat"))
+    seen: dict[str, int] = {}
+
+    def in_new_thread(task) -> None:
+        thread = threading.Thread(target=task)
+        thread.start()
+        thread.join()
+
+    in_new_thread(lambda: seen.update(default=faiss.omp_get_max_threads()))
+    monkeypatch.setattr(SearchThreads, "wanted", seen["default"] + 1)  # not a new thread's
+
+    def search() -> None:
+        seen["before"] = faiss.omp_get_max_threads()
+        state.search(QUERIES[0], 5)
+        seen["after"] = faiss.omp_get_max_threads()
+
+    in_new_thread(search)
+    assert (seen["before"], seen["after"]) == (seen["default"], seen["default"] + 1)

@@ -25,7 +25,7 @@ from index.masks import allowed_of, is_broad, sorted_ids, widths
 from index.merge_policy import MergePolicy
 from index.segment_update import Merge, SegmentUpdate
 from index.segment_update import sweep as sweep_files
-from index.vector_index.base import Hits, Tombstones, VectorIndex
+from index.vector_index.base import SEARCH_THREADS, Hits, Tombstones, VectorIndex
 from index.vector_index.factory import Policy, backend
 
 # Segments of half a million vectors are not merged for their number (Lucene's cap): such
@@ -85,6 +85,7 @@ class SegmentedIndex:
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """(window id, cosine) best first; ``allowed`` restricts the ids searched."""
+        SEARCH_THREADS.apply()
         if k <= 0 or (allowed is not None and not len(allowed)):
             return []
         if allowed is not None:
