@@ -147,12 +147,14 @@ stard-adapter: setup model
 # A learned second stage (index/rerank.py; POLICYKB_RERANKER, beside POLICYKB_QUERY_ADAPTER)
 # fitted on the train split's candidate pools: `evals.stard_rerank collect` (lists 300 deep,
 # train's adapters cross-fitted on 3 folds; some 12 minutes on 2 cores, redone only when the
-# adapter changes), then the fit (some 3 minutes), into .kb/stard beside the adapter.
+# adapter changes), then the fit on the first STARD_RERANK_DEPTH of each list (some 3 minutes;
+# the search then fetches that many), into .kb/stard beside the adapter.
 STARD_POOLS := .kb/stard-rerank
 STARD_RERANKER := .kb/stard/reranker.pkl
+STARD_RERANK_DEPTH := 200
 stard-reranker: setup model $(STARD_POOLS)/pools.pkl
 	$(PY) -m training.stard_rerank --pools $(STARD_POOLS) --kb $(STARD_KB) \
-		--adapter $(STARD_ADAPTER) --out $(STARD_RERANKER)
+		--adapter $(STARD_ADAPTER) --out $(STARD_RERANKER) --depth $(STARD_RERANK_DEPTH)
 
 $(STARD_POOLS)/pools.pkl: $(STARD_ADAPTER)
 	$(PY) -m evals.stard_rerank collect --kb $(STARD_KB) --out $(STARD_POOLS)

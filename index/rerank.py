@@ -383,6 +383,8 @@ def adapter_fingerprint(adapter: QueryAdapter) -> str:
 class SecondStage:
     """A second stage: reorders the fused candidates of a hybrid search (best first)."""
 
+    depth: int = 0  # candidates per list it reads; the search fetches at least this many
+
     def rerank(self, snapshot, query: str, lists: dict[str, list[_Candidate]],
                fused: list[_Candidate], filters: Filters) -> list[_Candidate]:  # fmt: skip
         """``lists``: each retriever's candidates as ranked (scores: its own), ``fused``: their

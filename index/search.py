@@ -109,15 +109,16 @@ class Searcher:
         phrase = quoted_phrase(query)
         if phrase or mode == "phrase":
             return self._phrase(phrase or query, top_k, filters, units), [phrase or query]
-        depth = max(100, top_k * 5)
+        reranker = self.kb.reranker if mode == "hybrid" else None
+        depth = max(100, top_k * 5, reranker.depth if reranker else 0)
         lists = {}
         if mode in ("hybrid", "dense"):
             lists["dense"] = self._dense(query, depth, filters, units)
         if mode in ("hybrid", "bm25"):
             lists["bm25"] = self._bm25(query, depth, filters, units)
         ranked = _fuse(lists) if mode == "hybrid" else lists[mode]
-        if mode == "hybrid" and self.kb.reranker:  # opt-in, with a query adapter (index.rerank)
-            ranked = self.kb.reranker.rerank(self.kb, query, lists, ranked, filters)
+        if reranker:  # opt-in, with a query adapter (index.rerank)
+            ranked = reranker.rerank(self.kb, query, lists, ranked, filters)
         if mode == "hybrid" and _is_wording(query):
             ranked = self._wording_first(query, ranked, depth, filters, units)
         return ranked[:top_k], _highlight_terms(query)

@@ -22,6 +22,7 @@ from index.rerank import (
     Candidates,
     LearnedRanker,
     RerankerError,
+    SecondStage,
     adapter_fingerprint,
     features,
     served_candidates,
@@ -314,4 +315,29 @@ def test_served_features_and_order_match_the_reference_before_and_after_a_change
     after = matrices()
     assert any(a.shape != b.shape or not np.array_equal(a, b, equal_nan=True)
                for a, b in zip(after, before, strict=True))  # fmt: skip
+    kb.close()
+
+
+class _Recording(SecondStage):
+    """A second stage that keeps the fused order and records how deep its lists were."""
+
+    depth = 150
+
+    def __init__(self):
+        self.sizes: dict[str, int] = {}
+
+    def rerank(self, snapshot, query, lists, fused, filters):
+        self.sizes = {name: len(found) for name, found in lists.items()}
+        return fused
+
+
+def test_the_search_fetches_as_deep_as_the_second_stage_was_fitted(tmp_path, monkeypatch):
+    """A ranker fitted on lists 150 deep reads lists 150 deep, though a top-10 search
+    fetches 100 of its own."""
+    kb = KnowledgeBase(tmp_path / "kb", encoder=FakeEncoder())
+    kb.ingest(list(SEEDS.values()))  # 195 clauses
+    stage = _Recording()
+    monkeypatch.setattr(kb, "reranker", stage)
+    Searcher(kb).search("产教融合", 10, mode="hybrid")
+    assert stage.sizes["dense"] == 150
     kb.close()
