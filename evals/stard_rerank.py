@@ -335,6 +335,11 @@ class Timed(SecondStage):
     cpu: list[float] = field(default_factory=list)
     thread: list[float] = field(default_factory=list)
 
+    @property
+    def depth(self) -> int:
+        """The wrapped stage's: the search fetches as deep for it."""
+        return self.inner.depth
+
     def rerank(self, snapshot, query, lists, fused, filters):
         started, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
         ranked = self.inner.rerank(snapshot, query, lists, fused, filters)
@@ -344,15 +349,22 @@ class Timed(SecondStage):
         return ranked
 
 
-def served(ranker_file: Path, kb_dir: Path, seeds_kb: Path | None, timed: int = 100) -> dict:
-    """The ranker inside the search: validation through the search with the adapter (200
-    clauses → articles), the user's search time with and without the ranker (first ``timed``
-    questions, alternated so both see the same load), and the policy seeds' hybrid."""
+def served(
+    ranker_file: Path, kb_dir: Path, seeds_kb: Path | None, timed: int = 100,
+    part: str = "validation",
+) -> dict:  # fmt: skip
+    """The ranker inside the search: ``part`` (validation, or test: test.json, only to report
+    at the end) through the search with the adapter (200 clauses → articles), the user's
+    search time with and without the ranker (first ``timed`` questions, alternated so both see
+    the same load), and the policy seeds' hybrid."""
     import evals.retrieval as retrieval
 
-    queries = load(STARD / "dev.json")
-    parts = split(queries)
-    valid = [q for q in queries if parts[q.query_id] == "validation"]
+    if part == "test":
+        valid = load(STARD / "test.json")
+    else:
+        queries = load(STARD / "dev.json")
+        parts = split(queries)
+        valid = [q for q in queries if parts[q.query_id] == "validation"]
     kb = KnowledgeBase(kb_dir, query_adapter=ADAPTER, reranker=ranker_file)
     ranker, keys, searcher = Timed(kb.reranker), article_keys(kb), Searcher(kb)
     kb.reranker = ranker
@@ -361,7 +373,7 @@ def served(ranker_file: Path, kb_dir: Path, seeds_kb: Path | None, timed: int = 
     for q in valid:
         ranked = searcher.ranking(q.text, 200, EVERY_VERSION)
         run[q.query_id] = list(dict.fromkeys(keys[c] for c in ranked))[:100]
-    result = {"validation": score(run, {q.query_id: set(q.articles) for q in valid})}
+    result = {part: score(run, {q.query_id: set(q.articles) for q in valid})}
     ranker.spent.clear()
     ranker.cpu.clear()
     ranker.thread.clear()
@@ -394,6 +406,12 @@ def main() -> None:
     parser.add_argument("step", choices=("collect", "ceiling", "replay", "served"))
     parser.add_argument("--ranker", type=Path, help="served: the ranker file")
     parser.add_argument("--seeds-kb", type=Path, help="served: a KB of corpus/ (make eval's)")
+    parser.add_argument(
+        "--split",
+        choices=("validation", "test"),
+        default="validation",
+        help="served: the questions (test: test.json, to report at the end)",
+    )
     parser.add_argument("--kb", type=Path, default=Path(".kb/stard/kb"))
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--depths", type=int, nargs="+", default=[100])
@@ -414,7 +432,7 @@ def main() -> None:
         collect(args.kb, args.out)
         return
     if args.step == "served":
-        found = served(args.ranker, args.kb, args.seeds_kb)
+        found = served(args.ranker, args.kb, args.seeds_kb, part=args.split)
         print(json.dumps(found))
         return
     pools = read_pools(args.out)
