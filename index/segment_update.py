@@ -69,7 +69,7 @@ class SegmentUpdate:
             group = [held[name] for name in merge.group if name in held]
             live = np.concatenate([s.live_ids() for s in group] or [np.zeros(0, np.int64)])
             ids = ids_of(merge.segment)
-            if len(live) < KEPT * len(ids):
+            if not len(ids) or len(live) < KEPT * len(ids):
                 continue
             for s in group:
                 self.drop(s)

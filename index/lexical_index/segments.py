@@ -227,7 +227,6 @@ class LexicalIndex:
             return update
         segments = update.adopt(self.segments, merges, lambda s: s.index.ids,
                                 lambda s, gone: Segment(s.name, s.index, gone))  # fmt: skip
-        segments = [s for s in segments if s.live_count or update.drop(s)]
         update.state = LexicalIndex(segments, hidden=self.hidden)
         return update
 

@@ -203,7 +203,6 @@ class SegmentedIndex:
             return update
         segments = update.adopt(self.segments, merges, lambda s: s.index.ids(),
                                 lambda s, gone: replace(s, deleted=Tombstones(gone)))  # fmt: skip
-        segments = [s for s in segments if s.live or update.drop(s)]
         update.state = SegmentedIndex(self.dim, segments)
         return update
 
